@@ -1,0 +1,1 @@
+"""Task images: render Dockerfile.task, assemble the build context, build, tag and push."""

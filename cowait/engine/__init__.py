@@ -1,0 +1,1 @@
+"""Container engines: one interface, a Docker engine and a Kubernetes engine."""

@@ -1,0 +1,1 @@
+"""The local Docker engine, driven through the Docker API."""

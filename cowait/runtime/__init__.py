@@ -1,0 +1,1 @@
+"""What runs inside a task container: entrypoint, task loading, inputs and outputs, events."""

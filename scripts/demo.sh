@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The demo: scaffold a project, build its image, and run its example task on the local Docker engine.
+# Provisions what it needs first (Docker engine, base image, a virtualenv with cowait).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+checkout="$(pwd)"
+
+bash scripts/provision/docker-engine.sh
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q -e . 2>&1 | { grep -v '^WARNING: Location' || true; }
+bash scripts/provision/base-image.sh
+export PATH="$checkout/.venv/bin:$PATH"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+echo "+ cowait new demo"
+cowait new demo
+cd demo
+echo "six==1.16.0" >> requirements.txt
+echo "+ cowait build"
+cowait build
+echo "+ docker run --rm demo python -c 'import cowait, six; ...'"
+docker run --rm demo python -c 'import cowait, six; print("cowait", cowait.__version__, "with six", six.__version__, "inside the image")'

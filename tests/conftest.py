@@ -1,0 +1,100 @@
+"""Shared fixtures: run the real CLI, make projects, and clean up every image a test builds."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@pytest.fixture
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A HOME (and XDG config) of the test's own, so no user config leaks in."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    # Keep the shared wheel cache: building it is not what these tests are about.
+    monkeypatch.setenv("XDG_CACHE_HOME", os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")))
+    monkeypatch.delenv("COWAIT_DEBUG", raising=False)
+    docker_config = Path.home() / ".docker"
+    monkeypatch.setenv("DOCKER_CONFIG", str(home / ".docker"))
+    # compose and other CLI plugins installed for the real user stay reachable
+    plugins = docker_config / "cli-plugins"
+    own = home / ".docker" / "cli-plugins"
+    own.mkdir(parents=True)
+    if plugins.is_dir():
+        for plugin in plugins.iterdir():
+            if plugin.name != "docker-cowait":
+                (own / plugin.name).symlink_to(plugin.resolve())
+    return home
+
+
+@pytest.fixture
+def cowait(isolated_home: Path):
+    """Run the real ``cowait`` command line in a subprocess, as a user would."""
+
+    def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+            input: str | None = None, timeout: float = 600) -> CliResult:
+        full_env = {**os.environ, **(env or {})}
+        proc = subprocess.run(
+            [sys.executable, "-m", "cowait", *args], cwd=cwd, env=full_env, input=input,
+            capture_output=True, text=True, timeout=timeout,
+        )
+        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+    return run
+
+
+@pytest.fixture
+def make_project(tmp_path: Path):
+    """Create a project folder with the given files (text is dedented)."""
+
+    def make(files: dict[str, str], name: str = "proj") -> Path:
+        root = tmp_path / name
+        root.mkdir(parents=True, exist_ok=True)
+        for rel, text in files.items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text).lstrip("\n"))
+        return root
+
+    return make
+
+
+@pytest.fixture
+def docker_client():
+    from cowait.engine.docker.client import docker_client as client
+
+    return client()
+
+
+@pytest.fixture
+def image_name(docker_client):
+    """A unique image name; every tag of it is removed after the test."""
+    name = f"cowait-test-{uuid.uuid4().hex[:8]}"
+    yield name
+    for image in docker_client.images.list(name=name):
+        for tag in image.tags:
+            if tag.startswith(name + ":"):
+                try:
+                    docker_client.images.remove(tag, force=True)
+                except Exception:
+                    pass
