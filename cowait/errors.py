@@ -43,3 +43,33 @@ class BuildError(CowaitError):
 
 class PushError(CowaitError):
     """An image push failed."""
+
+
+class TaskError(CowaitError):
+    """A task failed: raised in the parent that awaits it, and by the CLI for the root.
+
+    Carries the failed task's id, the type and message of its exception, and its traceback text.
+    """
+
+    def __init__(self, task_id: str, error_type: str, message: str, traceback: str = "") -> None:
+        super().__init__(f"task {task_id} failed: {error_type}: {message}" if error_type else f"task {task_id} failed: {message}")
+        self.task_id = task_id
+        self.error_type = error_type
+        self.error_message = message
+        self.traceback = traceback
+
+    def to_dict(self) -> dict[str, str]:
+        return {"task": self.task_id, "type": self.error_type, "message": self.error_message,
+                "traceback": self.traceback}
+
+
+class TaskInputError(CowaitError, TypeError):
+    """A task was given a missing, unknown or unconvertible input (or a positional one)."""
+
+    exit_code = 2
+
+
+class TaskNotFound(CowaitError):
+    """A task reference names no importable task."""
+
+    exit_code = 2

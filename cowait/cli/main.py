@@ -13,6 +13,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "new": ("cowait.cli.new_cmd", "new", "Create a new project: cowait.yml, a task, a notebook and a test."),
     "build": ("cowait.cli.build_cmd", "build", "Build the project's task image."),
     "push": ("cowait.cli.build_cmd", "push", "Push the project's task image to its registry."),
+    "run": ("cowait.cli.run_cmd", "run", "Run a task and its subtasks; show the tree, logs and result."),
     "config": ("cowait.cli.config_cmd", "config", "Show the merged configuration or its JSON Schema."),
     "plugin": ("cowait.cli.plugin_cmd", "plugin", "Install or remove the 'docker cowait' CLI plugin."),
 }

@@ -1,7 +1,64 @@
-"""Task container entrypoint (``python -m cowait.runtime``)."""
+"""Task container entrypoint (``python -m cowait.runtime``): run the task this container was given."""
 
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
 import sys
+import traceback
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main() -> int:
+    from cowait.runtime import events
+    from cowait.runtime.context import set_node
+    from cowait.runtime.node import Node
+    from cowait.runtime.taskdef import TaskDefinition
+    from cowait.runtime.types import decode
+
+    signal.signal(signal.SIGTERM, _terminate)
+    taskdef = TaskDefinition.from_environment()
+    workdir = os.getcwd()
+    if workdir not in sys.path:
+        sys.path.insert(0, workdir)
+    node = Node(taskdef, decode(taskdef.inputs))
+    set_node(node)
+    events.emit({"type": "init", "id": taskdef.id, "name": taskdef.name, "parent": taskdef.parent,
+                 "run": taskdef.run, "image": taskdef.image, "inputs": events.preview(taskdef.inputs)})
+    try:
+        from cowait.runtime.executor import execute
+        from cowait.runtime.loader import load_task_class
+
+        cls = load_task_class(taskdef.name)
+        result = asyncio.run(execute(node, cls))
+    except BaseException as exc:  # noqa: BLE001 - every failure is reported as an event
+        node.stop_children()
+        error = _describe(exc)
+        events.emit({"type": "fail", "id": taskdef.id, "error": error})
+        events.emit({"type": "status", "id": taskdef.id, "status": "fail"})
+        return 1
+    node.stop_children()
+    events.emit({"type": "return", "id": taskdef.id, "result": result})
+    events.emit({"type": "status", "id": taskdef.id, "status": "done"})
+    return 0
+
+
+def _describe(exc: BaseException) -> dict[str, str]:
+    from cowait.errors import TaskError
+
+    if isinstance(exc, SystemExit) and exc.code in (128 + signal.SIGTERM, 128 + signal.SIGINT):
+        return {"type": "Stopped", "message": "stopped by a signal", "traceback": ""}
+    if isinstance(exc, KeyboardInterrupt):
+        return {"type": "Stopped", "message": "interrupted", "traceback": ""}
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    if isinstance(exc, TaskError):
+        return {"type": "TaskError", "message": str(exc), "traceback": (exc.traceback + "\n" + text).strip()}
+    return {"type": type(exc).__name__, "message": str(exc), "traceback": text}
+
 
 if __name__ == "__main__":
-    print("cowait runtime: no task given", file=sys.stderr)
-    sys.exit(2)
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""``cowait run TASK``: run a task (and its subtasks) and show the tree, the logs and the result."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cowait.cli.params import KeyValue, pairs_to_dict
+
+
+def run_options(func):
+    """Options shared by `run`, `notebook run` and `render`: inputs, env, cluster, resources."""
+    options = [
+        click.option("-i", "--input", "inputs", type=KeyValue(decode_json=True), multiple=True,
+                     help="Input KEY=VALUE; the value is JSON-decoded when it parses (repeatable)."),
+        click.option("-f", "--file", "--json-file", "--yml", "--yaml", "input_file", type=click.Path(dir_okay=False),
+                     help="A YAML or JSON file with a mapping of inputs (-i wins)."),
+        click.option("-e", "--env", "env", type=KeyValue(), multiple=True,
+                     help="Environment variable KEY=VALUE (wins over .env and cowait.yml)."),
+        click.option("-c", "--cluster", help="Cluster from cowait.yml or ~/.cowait.yml (default: default_cluster)."),
+        click.option("--image", help="Run this image instead of the project's."),
+        click.option("--cpu", help="CPU request, e.g. 1 or 500m."),
+        click.option("--cpu-limit", help="CPU limit."),
+        click.option("--memory", "--mem", "memory", help="Memory request, e.g. 512Mi."),
+        click.option("--memory-limit", "--mem-limit", "memory_limit", help="Memory limit."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def read_inputs(input_file: str | None, pairs: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    """Inputs from ``-f FILE`` overlaid with ``-i`` pairs."""
+    from cowait.errors import UsageError
+
+    inputs: dict[str, Any] = {}
+    if input_file:
+        import yaml
+
+        path = Path(input_file)
+        try:
+            data = yaml.safe_load(path.read_text())
+        except OSError as exc:
+            raise UsageError(f"{input_file}: cannot read: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise UsageError(f"{input_file}: invalid YAML/JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise UsageError(f"{input_file}: expected a mapping of input names to values")
+        inputs.update(data)
+    inputs.update(pairs_to_dict(pairs))
+    return inputs
+
+
+@click.command()
+@click.argument("task")
+@run_options
+@click.option("-b", "--build", "build_first", is_flag=True, help="Build the image before running.")
+@click.option("-d", "--detach", is_flag=True, help="Start the run and return; follow it with 'cowait logs -f'.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the result as JSON.")
+@click.option("--json", "--raw", "as_json", is_flag=True, help="Print every event as a JSON line.")
+def run(task: str, inputs, input_file, env, cluster, image, cpu, cpu_limit, memory, memory_limit,
+        build_first: bool, detach: bool, quiet: bool, as_json: bool) -> None:
+    """Run TASK: a module with one task (`hello`) or `module:Name`.
+
+    Exit code 0 when the task succeeds, 1 when it fails, 2 for usage or config errors.
+    """
+    from cowait.runs.plan import RunOptions
+
+    options = RunOptions(task=task, inputs=read_inputs(input_file, inputs), env=pairs_to_dict(env),
+                         cluster=cluster, image=image, cpu=cpu, cpu_limit=cpu_limit, memory=memory,
+                         memory_limit=memory_limit)
+    mode = "json" if as_json else "quiet" if quiet else None
+    code = start_and_follow(options, build_first=build_first, detach=detach, mode=mode)
+    sys.exit(code)
+
+
+def start_and_follow(options: Any, *, build_first: bool = False, detach: bool = False, mode: str | None = None) -> int:
+    """Plan, start and follow a run; return the exit code. Shared by `run` and `notebook run`."""
+    from cowait.cli.output import error, info, result, warning
+    from cowait.cli.project import open_project
+    from cowait.cli.run_view import RunView
+    from cowait.errors import UsageError
+    from cowait.runs.docker_run import DockerRun, collect_finished_runs
+    from cowait.runs.plan import check_task_ref, plan_docker_run, resolve_image
+    from cowait.runs.record import RunRecord
+
+    project = open_project()
+    cluster_name, cluster = project.cluster(options.cluster)
+    if cluster.type != "docker":
+        raise UsageError(f"cluster '{cluster_name}' is of type {cluster.type}; this version runs on Docker only",
+                         hint="use -c docker")
+    check_task_ref(project, options.task)
+    if build_first:
+        _build(project, quiet=mode in ("quiet", "json"))
+    image = resolve_image(project, options.image)
+    collect_finished_runs()
+
+    warnings: list[str] = []
+    root = plan_docker_run(project, options, image, warnings)
+    for message in warnings:
+        warning(message)
+    run = DockerRun(root, RunRecord(project.root, root.id))
+    run.start()
+    if detach:
+        result(root.id)
+        if mode is None:
+            info(f"detached; follow with 'cowait logs -f {root.id}', stop with 'cowait kill {root.id}'")
+        return 0
+
+    previous = _trap_termination()
+    outcome = None
+    try:
+        with RunView(root.id, mode) as view:
+            run.follow(view)
+        outcome = run.outcome()
+    except KeyboardInterrupt:
+        run.stop()
+        error(f"run {root.id} stopped; its containers are removed")
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if outcome is not None:
+            run.finish(outcome)
+        elif run.state.root.status not in ("done", "fail"):
+            run.stop()
+
+    if outcome.status == "done":
+        if mode != "json":
+            result(json.dumps(outcome.result, default=str))
+        return 0
+    failure = outcome.error or {}
+    if mode is None and failure.get("traceback"):
+        click.echo(click.style(failure["traceback"].rstrip(), dim=True) if sys.stderr.isatty() else
+                   failure["traceback"].rstrip(), err=True)
+    kind = failure.get("type", "")
+    message = failure.get("message", "")
+    error(f"{root.id} failed: {message}" if kind in ("TaskError", "TaskLost", "") else f"{root.id} failed: {kind}: {message}")
+    return 1
+
+
+def _build(project: Any, quiet: bool) -> None:
+    from cowait.build.builder import BuildOptions, build_image
+    from cowait.cli.progress import BuildView
+
+    with BuildView(quiet) as view:
+        build_image(project, BuildOptions(), view)
+        view.finish()
+
+
+def _trap_termination():
+    """SIGTERM (and SIGHUP) stop the run like Ctrl-C does."""
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        signal.signal(signal.SIGHUP, handler)
+    except (AttributeError, ValueError):
+        pass
+    return previous

@@ -1,0 +1,1 @@
+"""Render a run into the files an engine applies: Compose projects and Kubernetes manifests."""

@@ -1,0 +1,162 @@
+"""A local run: its Compose project up, the root's stream followed, everything removed at the end."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from cowait.engine import labels as L
+from cowait.runs.record import RunRecord
+from cowait.runs.state import RunState, normalize
+from cowait.runtime.taskdef import TaskDefinition
+from cowait.runtime.types import decode
+
+EventSink = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class Outcome:
+    """How a run ended."""
+
+    status: str  # done | fail | stop
+    result: Any = None
+    error: dict[str, Any] | None = None
+    exit_code: int | None = None
+
+
+class DockerRun:
+    """One run on the local engine; a context manager whose exit removes every container of it."""
+
+    def __init__(self, root: TaskDefinition, record: RunRecord) -> None:
+        from cowait.engine.docker.tasks import DockerTaskEngine
+
+        self.root = root
+        self.record = record
+        self.engine = DockerTaskEngine()
+        self.state = RunState(root.id)
+        self.project = root.engine_options["compose_project"]
+        self.started_at = time.time()
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        """Render the Compose project into the record and bring it up."""
+        from python_on_whales import DockerClient
+        from python_on_whales.exceptions import DockerException
+
+        from cowait.errors import EngineError
+        from cowait.render.compose import render_compose
+
+        rendered = render_compose(self.root)
+        self.record.create()
+        compose_file = self.record.write_compose(rendered)
+        self.record.write_summary(self._summary("running"))
+        client = DockerClient(compose_files=[str(compose_file)], compose_project_name=self.project)
+        try:
+            client.compose.up(detach=True, quiet=True, pull="never")
+        except DockerException as exc:
+            detail = (exc.stderr or str(exc)).strip().splitlines()
+            raise EngineError(f"could not start run {self.root.id}: {detail[-1] if detail else exc}") from exc
+
+    def follow(self, sink: EventSink) -> None:
+        """Feed every event of the tree to ``sink`` (and the record) until the root stops."""
+        for line in self.engine.follow(self.root.id):
+            for event in normalize(self.root.id, line):
+                self.record.append_event(event)
+                self.state.apply(event)
+                sink(event)
+
+    def outcome(self) -> Outcome:
+        """The root's outcome, once its stream has ended."""
+        code, reason = self.engine.wait(self.root.id)
+        root = self.state.root
+        if root.status == "done":
+            return Outcome("done", decode(root.result), exit_code=code)
+        if root.error is not None:
+            return Outcome("fail", error=root.error, exit_code=code)
+        error = {"type": "TaskLost", "message": f"task {self.root.id} {reason} without returning a result",
+                 "traceback": ""}
+        self.record.append_event({"type": "fail", "id": self.root.id, "error": error, "ts": time.time()})
+        return Outcome("fail", error=error, exit_code=code)
+
+    def finish(self, outcome: Outcome) -> None:
+        """Write the record's summary and remove the run's containers and network."""
+        self.record.write_summary(self._summary(outcome.status, outcome))
+        self.record.close()
+        remove_run(self.root.run)
+
+    def stop(self) -> None:
+        """Stop the whole tree now (Ctrl-C)."""
+        remove_run(self.root.run)
+        self.record.append_event({"type": "status", "id": self.root.id, "status": "stop", "ts": time.time()})
+        self.record.write_summary(self._summary("stop", Outcome("stop")))
+        self.record.close()
+
+    def _summary(self, status: str, outcome: Outcome | None = None) -> dict[str, Any]:
+        return {
+            "id": self.root.id, "task": self.root.name, "status": status, "image": self.root.image,
+            "started": self.started_at, "ended": time.time() if outcome else None,
+            "result": outcome.result if outcome else None, "error": outcome.error if outcome else None,
+            "exit_code": outcome.exit_code if outcome else None,
+        }
+
+
+def remove_run(run_id: str) -> None:
+    """Remove every container of a run (tree order) and its network."""
+    from docker.errors import APIError, NotFound
+
+    from cowait.engine.docker.tasks import DockerTaskEngine
+
+    engine = DockerTaskEngine()
+    containers = engine.list(all=True, run=run_id)
+    roots = [c.id for c in containers if c.root] or [c.id for c in containers]
+    engine.kill(roots)
+    engine.kill([c.id for c in engine.list(all=True, run=run_id)])  # stragglers started meanwhile
+    try:
+        for network in engine.client.networks.list(filters={"label": f"{L.RUN}={run_id}"}):
+            network.remove()
+    except (NotFound, APIError):
+        pass
+
+
+def collect_finished_runs() -> list[str]:
+    """Record and remove runs whose root has stopped while no ``cowait`` followed it (detached,
+    or the CLI was killed). Returns their ids."""
+    from cowait.engine.docker.tasks import DockerTaskEngine
+
+    engine = DockerTaskEngine()
+    collected = []
+    for container in engine.list(all=True):
+        if not container.root or container.state not in ("exited", "dead"):
+            continue
+        collected.append(container.run)
+        if container.project_dir:
+            record = RunRecord(container.project_dir, container.run)
+            summary = record.summary() or {}
+            if summary.get("status") in (None, "running"):
+                try:
+                    record.create()
+                    record_from_logs(engine, container.id, record, summary)
+                except OSError:
+                    pass  # the project folder is gone or read-only: nothing to keep the record in
+        remove_run(container.run)
+    return collected
+
+
+def record_from_logs(engine: Any, root_id: str, record: RunRecord, summary: dict[str, Any]) -> None:
+    """Rebuild a run's record from its root container's stream."""
+    state = RunState(root_id)
+    events_path = record.dir / "events.jsonl"
+    if events_path.exists():
+        events_path.unlink()
+    for line in engine.read(root_id):
+        for event in normalize(root_id, line):
+            record.append_event(event)
+            state.apply(event)
+    root = state.root
+    code, _ = engine.wait(root_id)
+    status = root.status if root.status in ("done", "fail") else "fail"
+    record.write_summary({**summary, "id": root_id, "task": root.name or summary.get("task"), "status": status,
+                          "ended": root.ended or time.time(), "result": decode(root.result),
+                          "error": root.error, "exit_code": code})
+    record.close()

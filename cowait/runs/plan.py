@@ -1,0 +1,164 @@
+"""Plan a run: the root task's definition from cowait.yml, .env and the command line."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cowait.config import Project
+from cowait.config.schema import EnvSource
+from cowait.engine import labels as L
+from cowait.errors import ConfigError, CowaitError, TaskNotFound
+from cowait.runtime.taskdef import TaskDefinition, new_task_id
+from cowait.runtime.types import encode
+
+PROJECT_MOUNT = "/var/task"
+
+
+@dataclass
+class RunOptions:
+    """What the command line says about one run."""
+
+    task: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    cluster: str | None = None
+    image: str | None = None
+    cpu: str | None = None
+    cpu_limit: str | None = None
+    memory: str | None = None
+    memory_limit: str | None = None
+    mount: bool = True
+
+
+def check_task_ref(project: Project, ref: str) -> None:
+    """Fail early, with the fix, when a task module is not in the project."""
+    module = ref.partition(":")[0]
+    if not module or module.startswith("cowait."):
+        return
+    relative = Path(*module.split("."))
+    for folder in (project.workdir, project.root):
+        if (folder / relative.with_suffix(".py")).is_file() or (folder / relative / "__init__.py").is_file():
+            return
+    raise TaskNotFound(f"task '{ref}': no {relative.with_suffix('.py')} in {project.workdir}",
+                       hint="name a module of the project, e.g. 'cowait run hello' for hello.py")
+
+
+def resolve_environment(project: Project, cli_env: dict[str, str], warnings: list[str]) -> dict[str, str]:
+    """cowait.yml environment, then .env in the workdir, then ``-e`` (the command line wins)."""
+    env: dict[str, str] = {}
+    for key, value in project.settings.environment.items():
+        if isinstance(value, EnvSource):
+            # No secret store on Docker: take the caller's variable of that name, or the fallback.
+            if key in os.environ:
+                env[key] = os.environ[key]
+            elif value.fallback is not None:
+                env[key] = value.fallback
+            else:
+                warnings.append(f"environment.{key} comes from a Kubernetes {value.source}; "
+                                f"on Docker set {key} in your shell or give it a 'fallback'")
+                env[key] = ""
+        else:
+            env[key] = value
+    dotenv = project.workdir / ".env"
+    if dotenv.is_file():
+        from dotenv import dotenv_values
+
+        env.update({k: v or "" for k, v in dotenv_values(dotenv).items()})
+    env.update(cli_env)
+    return env
+
+
+def docker_volumes(project: Project, warnings: list[str]) -> list[dict[str, Any]]:
+    """``volumes:`` of cowait.yml as Docker mount specs (bind and tmpfs)."""
+    mounts = []
+    for target, spec in project.settings.volumes.items():
+        if isinstance(spec, str):
+            spec = {"bind": spec}
+        if not isinstance(spec, dict):
+            raise ConfigError(f"cowait.yml: volumes.{target}: expected a path or a mapping")
+        if "bind" in spec:
+            bind = spec["bind"]
+            source = bind if isinstance(bind, str) else bind.get("src")
+            mode = "rw" if isinstance(bind, str) else bind.get("mode", "rw")
+            if not source:
+                raise ConfigError(f"cowait.yml: volumes.{target}.bind: needs a source path")
+            path = (project.root / os.path.expanduser(source)).resolve()
+            mounts.append({"type": "bind", "source": str(path), "target": target, "read_only": mode == "ro"})
+        elif "tmpfs" in spec:
+            size = (spec["tmpfs"] or {}).get("size")
+            mounts.append({"type": "tmpfs", "target": target, "size": _size_bytes(size) if size else None})
+        else:
+            warnings.append(f"volumes.{target}: {', '.join(spec)} volumes exist on Kubernetes only; ignored on Docker")
+    return mounts
+
+
+def _size_bytes(size: Any) -> int:
+    from cowait.engine.docker.tasks import memory_to_docker
+
+    return int(str(memory_to_docker(str(size)))[:-1])
+
+
+def docker_socket() -> str:
+    """Host path of the Docker socket, to mount into task containers."""
+    host = os.environ.get("DOCKER_HOST", "")
+    if host.startswith("unix://"):
+        return host[len("unix://"):]
+    if host:
+        raise CowaitError(f"DOCKER_HOST={host}: tasks need the engine's unix socket to start subtasks",
+                          hint="use a local engine (unix socket)")
+    return "/var/run/docker.sock"
+
+
+def resolve_image(project: Project, image: str | None) -> str:
+    """An immutable reference to the project's image (its content tag), or a clear error."""
+    from docker.errors import ImageNotFound
+
+    from cowait.build.builder import split_image
+    from cowait.engine.docker.client import docker_client
+
+    repository, tag = split_image(image or project.image)
+    ref = f"{repository}:{tag or 'latest'}"
+    try:
+        found = docker_client().images.get(ref)
+    except ImageNotFound:
+        raise CowaitError(f"image {ref} not found", hint="build it with 'cowait build', or add --build") from None
+    content = (found.labels or {}).get("cowait.content")
+    if content and f"{repository}:{content}" in found.tags:
+        return f"{repository}:{content}"
+    return ref
+
+
+def plan_docker_run(project: Project, options: RunOptions, image: str, warnings: list[str]) -> TaskDefinition:
+    """The root task definition of a local run."""
+    settings = project.settings
+    run_id = new_task_id(options.task)
+    volumes = []
+    if options.mount:
+        volumes.append({"type": "bind", "source": str(project.root), "target": PROJECT_MOUNT})
+    volumes.extend(docker_volumes(project, warnings))
+    workdir = PROJECT_MOUNT if settings.workdir in (".", "") else f"{PROJECT_MOUNT}/{settings.workdir.strip('/')}"
+    return TaskDefinition(
+        id=run_id,
+        name=options.task,
+        run=run_id,
+        image=image,
+        parent=None,
+        inputs=encode(options.inputs),
+        env=resolve_environment(project, options.env, warnings),
+        volumes=volumes,
+        engine="docker",
+        engine_options={
+            "network": f"cowait-{run_id}",
+            "socket": docker_socket(),
+            "compose_project": L.compose_project_name(run_id),
+        },
+        project_dir=str(project.root),
+        workdir=workdir,
+        cpu=options.cpu or settings.cpu,
+        cpu_limit=options.cpu_limit or settings.cpu_limit,
+        memory=options.memory or settings.memory,
+        memory_limit=options.memory_limit or settings.memory_limit,
+    )

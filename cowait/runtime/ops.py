@@ -1,0 +1,53 @@
+"""The functional API used inside tasks: input, exit, spawn, join, wait."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Iterable
+
+from cowait.errors import TaskInputError
+from cowait.runtime.context import current_node, require_node
+from cowait.runtime.task import TaskExit
+
+_MISSING = object()
+
+
+def input(name: str, default: Any = _MISSING) -> Any:  # noqa: A001 - the original Cowait's name
+    """The task's input ``name``, or ``default`` when it was not given (None is a valid default)."""
+    node = current_node()
+    inputs = node.inputs if node is not None else {}
+    if name in inputs:
+        return inputs[name]
+    if default is _MISSING:
+        task = node.taskdef.name if node is not None else "this task"
+        raise TaskInputError(f"task '{task}': input '{name}' is required and has no default")
+    return default
+
+
+def exit(result: Any = None) -> None:  # noqa: A001 - the original Cowait's name
+    """End the task now, with ``result`` as its output."""
+    raise TaskExit(result)
+
+
+def spawn(task: Any, **inputs: Any):
+    """Start ``task`` (a Task class, a ``@task`` function, or ``'module:Name'``) as a subtask.
+
+    Options (not inputs): ``id``, ``image``, ``env``, ``volumes``, ``inherit_env``,
+    ``inherit_volumes``, ``cpu``, ``cpu_limit``, ``memory``, ``memory_limit`` may be given
+    in a dict as ``options=``.
+    """
+    options = inputs.pop("options", None) or {}
+    return require_node("spawn").spawn(task, inputs, **options)
+
+
+async def join(tasks: Iterable[Any]) -> list[Any]:
+    """Wait for every task; return their results in order. The first failure raises TaskError."""
+    return list(await asyncio.gather(*tasks))
+
+
+async def wait(tasks: Iterable[Any], ignore_errors: bool = False) -> None:
+    """Wait for every task to end, without collecting results."""
+    await asyncio.gather(*tasks, return_exceptions=ignore_errors)
+
+
+sleep = asyncio.sleep
