@@ -27,6 +27,7 @@ class CliResult:
 @pytest.fixture
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A HOME (and XDG config) of the test's own, so no user config leaks in."""
+    real_docker_config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
@@ -34,10 +35,9 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # Keep the shared wheel cache: building it is not what these tests are about.
     monkeypatch.setenv("XDG_CACHE_HOME", os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")))
     monkeypatch.delenv("COWAIT_DEBUG", raising=False)
-    docker_config = Path.home() / ".docker"
     monkeypatch.setenv("DOCKER_CONFIG", str(home / ".docker"))
     # compose and other CLI plugins installed for the real user stay reachable
-    plugins = docker_config / "cli-plugins"
+    plugins = real_docker_config / "cli-plugins"
     own = home / ".docker" / "cli-plugins"
     own.mkdir(parents=True)
     if plugins.is_dir():

@@ -21,6 +21,7 @@ Progress = Callable[[str, str], None]
 # What the runtime needs inside every task container, pinned to the versions on this host.
 RUNTIME_PACKAGES = ("docker",)
 LABEL_PREFIX = "cowait"
+RUNTIME_LABEL = "cowait.runtime"  # content hash of the cowait runtime inside the image
 
 
 @dataclass
@@ -122,6 +123,7 @@ def build_image(project: Project, options: BuildOptions, progress: Progress) -> 
 
     labels = {
         f"{LABEL_PREFIX}.version": __version__,
+        RUNTIME_LABEL: wheel.parent.name,
         f"{LABEL_PREFIX}.content": content,
         f"{LABEL_PREFIX}.project": project.root.name,
         f"{LABEL_PREFIX}.feature.notebook": str(settings.features.notebook).lower(),

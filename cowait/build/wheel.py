@@ -50,15 +50,25 @@ def _metadata() -> tuple[str, str, str]:
     return dist.version, dist.read_text("METADATA") or "", dist.read_text("entry_points.txt") or ""
 
 
-def runtime_wheel(cache_dir: Path | None = None) -> Path:
-    """Path of a wheel of the running cowait, built once per content and cached."""
-    version, metadata, entry_points = _metadata()
-    files = _package_files()
+def _key(files: list[tuple[str, Path]], metadata: str, entry_points: str) -> str:
     digest = hashlib.sha256()
     for arcname, path in files:
         digest.update(arcname.encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update(metadata.encode() + entry_points.encode())
-    key = digest.hexdigest()[:16]
+    return digest.hexdigest()[:16]
+
+
+def runtime_key() -> str:
+    """Content hash of the running cowait: equal keys mean identical runtimes."""
+    _, metadata, entry_points = _metadata()
+    return _key(_package_files(), metadata, entry_points)
+
+
+def runtime_wheel(cache_dir: Path | None = None) -> Path:
+    """Path of a wheel of the running cowait, built once per content and cached."""
+    version, metadata, entry_points = _metadata()
+    files = _package_files()
+    key = _key(files, metadata, entry_points)
 
     cache = cache_dir or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cowait" / "wheels"
     target_dir = cache / key

@@ -14,6 +14,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "build": ("cowait.cli.build_cmd", "build", "Build the project's task image."),
     "push": ("cowait.cli.build_cmd", "push", "Push the project's task image to its registry."),
     "run": ("cowait.cli.run_cmd", "run", "Run a task and its subtasks; show the tree, logs and result."),
+    "ps": ("cowait.cli.tasks_cmd", "ps", "List running tasks (--all: ended runs too)."),
+    "logs": ("cowait.cli.tasks_cmd", "logs", "Show or follow the log of a run or task."),
+    "kill": ("cowait.cli.tasks_cmd", "kill", "Stop runs or tasks and remove their containers."),
+    "rm": ("cowait.cli.tasks_cmd", "rm", "Remove the records of ended runs."),
+    "render": ("cowait.cli.render_cmd", "render", "Print the Compose project a run would start."),
     "config": ("cowait.cli.config_cmd", "config", "Show the merged configuration or its JSON Schema."),
     "plugin": ("cowait.cli.plugin_cmd", "plugin", "Install or remove the 'docker cowait' CLI plugin."),
 }

@@ -36,3 +36,17 @@ def info(message: str) -> None:
 def result(message: str) -> None:
     """What the command produced, on stdout."""
     click.echo(message)
+
+
+def to_json(value: object) -> str:
+    """A task result as JSON: datetimes as ISO 8601, arrays as lists."""
+    import json
+
+    def default(obj: object) -> object:
+        if hasattr(obj, "isoformat"):
+            return obj.isoformat()
+        if hasattr(obj, "tolist"):
+            return obj.tolist()
+        return str(obj)
+
+    return json.dumps(value, default=default)

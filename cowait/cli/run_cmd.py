@@ -81,7 +81,7 @@ def run(task: str, inputs, input_file, env, cluster, image, cpu, cpu_limit, memo
 
 def start_and_follow(options: Any, *, build_first: bool = False, detach: bool = False, mode: str | None = None) -> int:
     """Plan, start and follow a run; return the exit code. Shared by `run` and `notebook run`."""
-    from cowait.cli.output import error, info, result, warning
+    from cowait.cli.output import error, info, result, to_json, warning
     from cowait.cli.project import open_project
     from cowait.cli.run_view import RunView
     from cowait.errors import UsageError
@@ -97,10 +97,10 @@ def start_and_follow(options: Any, *, build_first: bool = False, detach: bool = 
     check_task_ref(project, options.task)
     if build_first:
         _build(project, quiet=mode in ("quiet", "json"))
-    image = resolve_image(project, options.image)
+    warnings: list[str] = []
+    image = resolve_image(project, options.image, warnings)
     collect_finished_runs()
 
-    warnings: list[str] = []
     root = plan_docker_run(project, options, image, warnings)
     for message in warnings:
         warning(message)
@@ -131,7 +131,7 @@ def start_and_follow(options: Any, *, build_first: bool = False, detach: bool = 
 
     if outcome.status == "done":
         if mode != "json":
-            result(json.dumps(outcome.result, default=str))
+            result(to_json(outcome.result))
         return 0
     failure = outcome.error or {}
     if mode is None and failure.get("traceback"):

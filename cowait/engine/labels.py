@@ -16,6 +16,8 @@ PROJECT_DIR = "cowait.project_dir"
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
 COMPOSE_ONEOFF = "com.docker.compose.oneoff"
+# Compose manages (and `down --remove-orphans` removes) only containers with a config hash.
+COMPOSE_CONFIG_HASH = "com.docker.compose.config-hash"
 
 
 def task_labels(taskdef: "TaskDefinition") -> dict[str, str]:

@@ -112,8 +112,11 @@ def docker_socket() -> str:
     return "/var/run/docker.sock"
 
 
-def resolve_image(project: Project, image: str | None) -> str:
-    """An immutable reference to the project's image (its content tag), or a clear error."""
+def resolve_image(project: Project, image: str | None, warnings: list[str] | None = None) -> str:
+    """An immutable reference to the project's image (its content tag), or a clear error.
+
+    Warns when the image's cowait runtime is not the one running here (rebuild needed).
+    """
     from docker.errors import ImageNotFound
 
     from cowait.build.builder import split_image
@@ -125,7 +128,13 @@ def resolve_image(project: Project, image: str | None) -> str:
         found = docker_client().images.get(ref)
     except ImageNotFound:
         raise CowaitError(f"image {ref} not found", hint="build it with 'cowait build', or add --build") from None
-    content = (found.labels or {}).get("cowait.content")
+    labels = found.labels or {}
+    if warnings is not None and image is None and "cowait.runtime" in labels:
+        from cowait.build.wheel import runtime_key
+
+        if labels["cowait.runtime"] != runtime_key():
+            warnings.append(f"{ref} was built with another version of cowait; run 'cowait build' to update it")
+    content = labels.get("cowait.content")
     if content and f"{repository}:{content}" in found.tags:
         return f"{repository}:{content}"
     return ref

@@ -48,16 +48,31 @@ def main() -> int:
 
 
 def _describe(exc: BaseException) -> dict[str, str]:
-    from cowait.errors import TaskError
+    from cowait.errors import CowaitError, TaskError
 
     if isinstance(exc, SystemExit) and exc.code in (128 + signal.SIGTERM, 128 + signal.SIGINT):
         return {"type": "Stopped", "message": "stopped by a signal", "traceback": ""}
     if isinstance(exc, KeyboardInterrupt):
         return {"type": "Stopped", "message": "interrupted", "traceback": ""}
-    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    text = _user_traceback(exc)
     if isinstance(exc, TaskError):
         return {"type": "TaskError", "message": str(exc), "traceback": (exc.traceback + "\n" + text).strip()}
+    if isinstance(exc, CowaitError):  # a mistake named in words: the traceback adds nothing
+        return {"type": type(exc).__name__, "message": str(exc), "traceback": ""}
     return {"type": type(exc).__name__, "message": str(exc), "traceback": text}
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback without cowait's own runtime frames and asyncio's: what the user's code did."""
+    import asyncio as _asyncio
+
+    runtime_dir = os.path.dirname(os.path.abspath(__file__))
+    asyncio_dir = os.path.dirname(_asyncio.__file__)
+    summary = traceback.TracebackException.from_exception(exc)
+    summary.stack = traceback.StackSummary.from_list(
+        [frame for frame in summary.stack if not frame.filename.startswith((runtime_dir, asyncio_dir))]
+    )
+    return "".join(summary.format())
 
 
 if __name__ == "__main__":

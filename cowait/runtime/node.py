@@ -159,14 +159,21 @@ class Node:
                 failures.append(exc)
         return failures
 
+    def _kill_quietly(self, task_id: str) -> None:
+        try:
+            self.engine.kill([task_id])
+        except Exception:
+            pass
+
     def stop_children(self) -> None:
         """Stop and remove every subtask still running (and their subtasks)."""
         self._stopping = True
         running = [h.id for h in self.children.values() if not h.done]
         if running:
-            try:
-                self.engine.kill(running)
-            except Exception:
-                pass
+            from concurrent.futures import ThreadPoolExecutor
+
+            # in parallel: a stopping parent may have little time before it is killed itself
+            with ThreadPoolExecutor(max_workers=min(32, len(running))) as pool:
+                list(pool.map(self._kill_quietly, running))
         for thread in self._threads:
             thread.join(timeout=10)

@@ -111,7 +111,7 @@ class DockerTaskEngine:
         labels = L.task_labels(taskdef)
         if options.get("compose_project"):
             labels.update({L.COMPOSE_PROJECT: options["compose_project"], L.COMPOSE_SERVICE: taskdef.id,
-                           L.COMPOSE_ONEOFF: "False"})
+                           L.COMPOSE_ONEOFF: "False", L.COMPOSE_CONFIG_HASH: taskdef.id})
         return ContainerSettings(
             env=env, labels=labels, mounts=mounts, network=options.get("network") or None,
             nano_cpus=cpu_to_nano(taskdef.cpu_limit or taskdef.cpu),
@@ -147,6 +147,29 @@ class DockerTaskEngine:
         if definition_file is not None:
             self.api.put_archive(container["Id"], "/", _tar_file(TASK_FILE_PATH, definition_file.encode()))
         self.api.start(container["Id"])
+
+    def start_image(self, taskdef: TaskDefinition, command: list[str] | str | None, env: dict[str, str]) -> None:
+        """Start a container of any image (not a cowait task) as a labelled subtask of its parent."""
+        from docker.types import Mount
+
+        settings = self.settings(taskdef)
+        host_config = self.api.create_host_config(
+            mounts=[_mount(Mount, spec) for spec in taskdef.volumes], network_mode=settings.network,
+            nano_cpus=settings.nano_cpus, mem_limit=settings.mem_limit, mem_reservation=settings.mem_reservation,
+        )
+        container = self.api.create_container(image=taskdef.image, command=command, name=taskdef.id,
+                                              environment=env, labels=settings.labels, host_config=host_config)
+        self.api.start(container["Id"])
+
+    def ensure_image(self, image: str) -> None:
+        """Pull ``image`` unless it is present."""
+        from docker.errors import ImageNotFound
+
+        try:
+            self.api.inspect_image(image)
+        except ImageNotFound:
+            repository, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "latest")
+            self.api.pull(repository, tag=tag or "latest")
 
     # --- watch ----------------------------------------------------------------------------
     def follow(self, task_id: str) -> Iterator[str]:

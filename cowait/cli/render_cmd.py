@@ -1,0 +1,42 @@
+"""``cowait render compose``: print the files a run would apply, for review or GitOps."""
+
+from __future__ import annotations
+
+import click
+
+from cowait.cli.run_cmd import read_inputs, run_options
+
+
+@click.group()
+def render() -> None:
+    """Print what a run would start, without starting it."""
+
+
+@render.command()
+@click.argument("task", required=False)
+@run_options
+def compose(task, inputs, input_file, env, cluster, image, cpu, cpu_limit, memory, memory_limit) -> None:
+    """The Compose project of a local run of TASK; `docker compose -f - up` runs it."""
+    from cowait.cli.output import result, warning
+    from cowait.cli.params import pairs_to_dict
+    from cowait.cli.project import open_project
+    from cowait.errors import CowaitError, UsageError
+    from cowait.render.compose import render_compose
+    from cowait.runs.plan import RunOptions, check_task_ref, plan_docker_run, resolve_image
+
+    if not task:
+        raise UsageError("name the task to render, e.g. 'cowait render compose hello'")
+    project = open_project()
+    check_task_ref(project, task)
+    options = RunOptions(task=task, inputs=read_inputs(input_file, inputs), env=pairs_to_dict(env), cluster=cluster,
+                         image=image, cpu=cpu, cpu_limit=cpu_limit, memory=memory, memory_limit=memory_limit)
+    try:
+        ref = resolve_image(project, image)
+    except CowaitError:
+        ref = image or f"{project.image}:latest"
+        warning(f"image {ref} is not built yet: build it before running this file")
+    warnings: list[str] = []
+    root = plan_docker_run(project, options, ref, warnings)
+    for message in warnings:
+        warning(message)
+    result(render_compose(root).rstrip())
