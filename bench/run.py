@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["bench_cli", "bench_build"]
+BENCHMARKS = ["bench_cli", "bench_build", "bench_tasks"]
 
 
 def main(names: list[str]) -> None:

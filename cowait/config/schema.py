@@ -65,7 +65,10 @@ class DockerCluster(Resources):
     """The local Docker engine."""
 
     type: Literal["docker"] = "docker"
-    network: str | None = Field(None, description="Docker network tasks join; a per-run network by default.")
+    network: str | None = Field(None, description="Original Cowait key; each run gets a network of its own.")
+    network_per_task: bool = Field(
+        False, description="Give every subtask its own network namespace on the run's network (for tasks that "
+                           "serve on ports); by default subtasks share the root's, which starts them faster.")
     router: str | None = Field(None, description="Original Cowait key; accepted and ignored.")
 
 

@@ -143,6 +143,7 @@ def resolve_image(project: Project, image: str | None, warnings: list[str] | Non
 def plan_docker_run(project: Project, options: RunOptions, image: str, warnings: list[str]) -> TaskDefinition:
     """The root task definition of a local run."""
     settings = project.settings
+    _, cluster = project.cluster(options.cluster)
     run_id = new_task_id(options.task)
     volumes = []
     if options.mount:
@@ -163,6 +164,7 @@ def plan_docker_run(project: Project, options: RunOptions, image: str, warnings:
             "network": f"cowait-{run_id}",
             "socket": docker_socket(),
             "compose_project": L.compose_project_name(run_id),
+            "shared_network": not getattr(cluster, "network_per_task", False),
         },
         project_dir=str(project.root),
         workdir=workdir,

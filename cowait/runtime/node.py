@@ -110,7 +110,9 @@ class Node:
             else:
                 self._call(handle._set_error, outcome.get("error") or TaskError(child.id, "TaskLost", "lost"))
             try:
-                self.engine.remove(child.id)
+                # a child that returned or failed by itself has removed its own subtasks
+                ended_itself = "result" in outcome or outcome.get("reported", False)
+                self.engine.remove(child.id, subtree=not ended_itself)
             except Exception:
                 pass
 
@@ -133,6 +135,7 @@ class Node:
                 error = event.get("error") or {}
                 outcome["error"] = TaskError(child_id, error.get("type", ""), error.get("message", ""),
                                              error.get("traceback", ""))
+                outcome["reported"] = True
                 self._call(handle._set_error, outcome["error"])
             elif kind == "status":
                 self._call(handle._set_status, event.get("status", ""))

@@ -290,3 +290,24 @@ def _wait_for_children(docker_client, count: int, run_id: str | None = None, tim
             return children[0].labels["cowait.run"]
         time.sleep(0.2)
     raise AssertionError(f"no run reached {count} running children in {timeout}s")
+
+
+def test_network_per_task_gives_subtasks_their_own_namespace(cowait, project, docker_client):
+    config = project / "cowait.yml"
+    original = config.read_text()
+    config.write_text(original + "  clusters:\n    isolated: {type: docker, network_per_task: true}\n")
+    try:
+        started = cowait("run", "-d", "-c", "isolated", "sleeper:sleepy", "-i", "children=1", cwd=project)
+        assert started.code == 0, started.output
+        run_id = started.stdout.strip()
+        _wait_for_children(docker_client, 1, run_id=run_id)
+        child = [c for c in run_containers(docker_client, run_id) if c.labels["cowait.root"] == "false"][0]
+        assert child.attrs["HostConfig"]["NetworkMode"] == f"cowait-{run_id}"
+        cowait("kill", run_id, cwd=project)
+        shared = cowait("run", "-d", "sleeper:sleepy", "-i", "children=1", cwd=project).stdout.strip()
+        _wait_for_children(docker_client, 1, run_id=shared)
+        child = [c for c in run_containers(docker_client, shared) if c.labels["cowait.root"] == "false"][0]
+        assert child.attrs["HostConfig"]["NetworkMode"] == f"container:{shared}"
+        cowait("kill", shared, cwd=project)
+    finally:
+        config.write_text(original)
