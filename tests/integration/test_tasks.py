@@ -32,6 +32,8 @@ def project(tmp_path_factory, docker_client_module):
     build = subprocess.run([sys.executable, "-m", "cowait", "build", "-q"], cwd=root, capture_output=True, text=True)
     assert build.returncode == 0, build.stderr
     yield root
+    for container in docker_client_module.containers.list(all=True, filters={"label": f"cowait.project_dir={root}"}):
+        container.remove(force=True)  # what a failed test may have left
     for found in docker_client_module.images.list(name=image):
         docker_client_module.images.remove(found.id, force=True)
 
@@ -307,7 +309,8 @@ def test_network_per_task_gives_subtasks_their_own_namespace(cowait, project, do
         shared = cowait("run", "-d", "sleeper:sleepy", "-i", "children=1", cwd=project).stdout.strip()
         _wait_for_children(docker_client, 1, run_id=shared)
         child = [c for c in run_containers(docker_client, shared) if c.labels["cowait.root"] == "false"][0]
-        assert child.attrs["HostConfig"]["NetworkMode"] == f"container:{shared}"
-        cowait("kill", shared, cwd=project)
+        root = docker_client.containers.get(shared)
+        assert child.attrs["HostConfig"]["NetworkMode"] == f"container:{root.id}"
     finally:
         config.write_text(original)
+        cowait("kill", "--all", cwd=project)
