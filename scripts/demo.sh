@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The demo: scaffold a project, build its image, and run its example task on the local Docker engine.
+# The demo: scaffold a project, build its image, and run its example task (a parent and parallel
+# subtasks, each in its own container) on the local Docker engine.
 # Provisions what it needs first (Docker engine, base image, a virtualenv with cowait).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,5 +23,7 @@ cd demo
 echo "six==1.16.0" >> requirements.txt
 echo "+ cowait build"
 cowait build
-echo "+ docker run --rm demo python -c 'import cowait, six; ...'"
-docker run --rm demo python -c 'import cowait, six; print("cowait", cowait.__version__, "with six", six.__version__, "inside the image")'
+echo "+ cowait run hello -i name=demo -i times=4   (a parent fanning out to 4 subtasks)"
+cowait run hello -i name=demo -i times=4
+echo "+ cowait ps --all"
+cowait ps --all

@@ -94,7 +94,7 @@ def start_and_follow(options: Any, *, build_first: bool = False, detach: bool = 
     if cluster.type != "docker":
         raise UsageError(f"cluster '{cluster_name}' is of type {cluster.type}; this version runs on Docker only",
                          hint="use -c docker")
-    check_task_ref(project, options.task)
+    check_task_ref(project, options.task, options.inputs)
     if build_first:
         _build(project, quiet=mode in ("quiet", "json"))
     warnings: list[str] = []

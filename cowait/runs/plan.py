@@ -33,15 +33,20 @@ class RunOptions:
     mount: bool = True
 
 
-def check_task_ref(project: Project, ref: str) -> None:
-    """Fail early, with the fix, when a task module is not in the project."""
+def check_task_ref(project: Project, ref: str, inputs: dict[str, Any] | None = None) -> None:
+    """Fail early, with the fix, when a task module is not in the project, the task is ambiguous,
+    or its inputs are missing or of the wrong type."""
+    from cowait.runs.signature import check_task_inputs
+
     module = ref.partition(":")[0]
     if not module or module.startswith("cowait."):
         return
     relative = Path(*module.split("."))
     for folder in (project.workdir, project.root):
-        if (folder / relative.with_suffix(".py")).is_file() or (folder / relative / "__init__.py").is_file():
-            return
+        for candidate in (folder / relative.with_suffix(".py"), folder / relative / "__init__.py"):
+            if candidate.is_file():
+                check_task_inputs(candidate, ref, encode(inputs or {}))
+                return
     raise TaskNotFound(f"task '{ref}': no {relative.with_suffix('.py')} in {project.workdir}",
                        hint="name a module of the project, e.g. 'cowait run hello' for hello.py")
 

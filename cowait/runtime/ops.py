@@ -29,15 +29,21 @@ def exit(result: Any = None) -> None:  # noqa: A001 - the original Cowait's name
     raise TaskExit(result)
 
 
-def spawn(task: Any, **inputs: Any):
+def spawn(task: Any, inputs: dict[str, Any] | None = None, *, id: str | None = None, image: str | None = None,
+          env: dict[str, str] | None = None, volumes: list[dict[str, Any]] | None = None,
+          inherit_env: bool = True, inherit_volumes: bool = True, cpu: str | None = None,
+          cpu_limit: str | None = None, memory: str | None = None, memory_limit: str | None = None,
+          **more_inputs: Any):
     """Start ``task`` (a Task class, a ``@task`` function, or ``'module:Name'``) as a subtask.
 
-    Options (not inputs): ``id``, ``image``, ``env``, ``volumes``, ``inherit_env``,
-    ``inherit_volumes``, ``cpu``, ``cpu_limit``, ``memory``, ``memory_limit`` may be given
-    in a dict as ``options=``.
+    Inputs are ``inputs`` plus any other keyword; the named keywords are options of the child's
+    container (an input with one of those names goes in ``inputs``). With ``inherit_env`` or
+    ``inherit_volumes`` false, the child does not get the parent's environment or volumes.
     """
-    options = inputs.pop("options", None) or {}
-    return require_node("spawn").spawn(task, inputs, **options)
+    options = {"id": id, "image": image, "env": env, "volumes": volumes, "inherit_env": inherit_env,
+               "inherit_volumes": inherit_volumes, "cpu": cpu, "cpu_limit": cpu_limit, "memory": memory,
+               "memory_limit": memory_limit}
+    return require_node("spawn").spawn(task, {**(inputs or {}), **more_inputs}, **options)
 
 
 async def join(tasks: Iterable[Any]) -> list[Any]:

@@ -97,13 +97,40 @@ def test_typed_inputs_and_outputs_round_trip(cowait, project):
     assert json.loads(child.stdout)["types"][:4] == ["int", "float", "str", "bool"]
 
 
-def test_bad_input_names_task_input_and_type(cowait, project):
+def test_bad_input_is_refused_before_any_container_starts(cowait, project, docker_client):
+    before = len(docker_client.containers.list(all=True))
     result = cowait("run", "typed:describe", "-i", "count=many", cwd=project)
+    assert result.code == 2
+    assert result.stderr.strip() == ("error: task 'typed:describe': input 'count' expects int, got 'many' "
+                                     "(invalid literal for int() with base 10: 'many')")
+    missing = cowait("run", "fanout:square", cwd=project)
+    assert missing.code == 2
+    assert missing.stderr.strip() == "error: task 'fanout:square': input 'x' (int) is required"
+    unknown = cowait("run", "fanout:square", "-i", "x=1", "-i", "y=2", cwd=project)
+    assert unknown.code == 2 and "unknown input 'y'; it takes x" in unknown.stderr
+    assert len(docker_client.containers.list(all=True)) == before
+
+
+def test_bad_input_of_a_subtask_fails_in_the_parent(cowait, project):
+    result = cowait("run", "typed:bad_child", cwd=project)
     assert result.code == 1
     assert "task 'typed:describe': input 'count' expects int, got 'many'" in result.stderr
-    missing = cowait("run", "fanout:square", cwd=project)
-    assert missing.code == 1
-    assert "input 'x' (int) is required" in missing.stderr
+    assert result.stderr.count("started typed:describe") == 0  # refused before its container started
+
+
+def test_shell_and_container_builtin_tasks(cowait, project):
+    ok = cowait("run", "cowait.tasks.shell", "-i", "command=echo from-shell", cwd=project)
+    assert ok.code == 0, ok.output
+    assert "from-shell" in ok.stderr and ok.stdout.strip() == '{"code": 0}'
+    failed = cowait("run", "cowait.tasks.shell", "-i", "command=exit 7", cwd=project)
+    assert failed.code == 1 and "exited with code 7" in failed.stderr
+    container = cowait("run", "cowait.tasks.container", "-i", "image=python:3.11-slim",
+                       "-i", 'command=["python", "-c", "print(6*7)"]', cwd=project)
+    assert container.code == 0, container.output
+    assert "| 42" in container.stderr
+    bad = cowait("run", "cowait.tasks.container", "-i", "image=python:3.11-slim",
+                 "-i", 'command=["python", "-c", "raise SystemExit(4)"]', cwd=project)
+    assert bad.code == 1 and "exited with code 4" in bad.stderr
 
 
 def test_ten_megabyte_input_and_output(cowait, project, tmp_path):
@@ -154,7 +181,7 @@ def test_environment_order_and_inheritance(cowait, project):
 
 def test_task_reference_errors(cowait, project):
     several = cowait("run", "two", cwd=project)
-    assert several.code == 1
+    assert several.code == 2
     assert "module 'two' defines several tasks (first, second)" in several.stderr
     assert cowait("run", "two:second", "-q", cwd=project).stdout.strip() == "2"
     missing = cowait("run", "nothere", cwd=project)
