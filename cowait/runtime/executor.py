@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from cowait.errors import TaskError
@@ -14,7 +13,6 @@ from cowait.runtime.types import bind_inputs, check_output
 
 async def execute(node: Node, cls: type[Task]) -> Any:
     """Run ``cls`` with the node's inputs; return the wire-encoded result."""
-    node.loop = asyncio.get_running_loop()
     instance = cls._instantiate(node.taskdef)
     inputs = await maybe_await(instance.before(dict(node.inputs)))
     if not isinstance(inputs, dict):

@@ -26,8 +26,9 @@ class Node:
         self.taskdef = taskdef
         self.inputs: dict[str, Any] = inputs if inputs is not None else {}
         self.children: dict[str, RemoteTask] = {}
-        self.loop: asyncio.AbstractEventLoop | None = None
         self._engine = None
+        # called with every event of the subtree (a notebook kernel shows them in the cell)
+        self.listeners: list[Any] = []
         self._threads: list[threading.Thread] = []
         self._stopping = False
 
@@ -76,18 +77,12 @@ class Node:
             if asyncio.iscoroutine(value) or isinstance(value, (RemoteTask, asyncio.Future)):
                 raise TypeError(f"input '{name}' of {ref} must be awaited first")
         taskdef = self.child_definition(ref, inputs, **options)
-        loop = self._loop()
-        handle = RemoteTask(taskdef, loop, inputs)
+        handle = RemoteTask(taskdef, inputs)
         self.children[taskdef.id] = handle
         thread = threading.Thread(target=self._watch, args=(handle,), name=f"watch-{taskdef.id}", daemon=True)
         self._threads.append(thread)
         thread.start()
         return handle
-
-    def _loop(self) -> asyncio.AbstractEventLoop:
-        if self.loop is None:
-            self.loop = asyncio.get_running_loop()
-        return self.loop
 
     # --- watcher thread -------------------------------------------------------------------
     def _watch(self, handle: RemoteTask) -> None:
@@ -100,15 +95,15 @@ class Node:
             if "result" not in outcome and "error" not in outcome:
                 code, reason = self.engine.wait(child.id)
                 outcome["error"] = TaskError(child.id, "TaskLost", f"{reason} without returning a result")
-                events.emit({"type": "fail", "id": child.id, "error": outcome["error"].to_dict()})
+                self._publish({"type": "fail", "id": child.id, "error": outcome["error"].to_dict()})
         except Exception as exc:  # the engine failed: the child cannot run
             outcome["error"] = TaskError(child.id, type(exc).__name__, str(exc), traceback.format_exc())
-            events.emit({"type": "fail", "id": child.id, "error": outcome["error"].to_dict()})
+            self._publish({"type": "fail", "id": child.id, "error": outcome["error"].to_dict()})
         finally:
             if "result" in outcome:
-                self._call(handle._set_result, outcome["result"])
+                handle._set_result(outcome["result"])
             else:
-                self._call(handle._set_error, outcome.get("error") or TaskError(child.id, "TaskLost", "lost"))
+                handle._set_error(outcome.get("error") or TaskError(child.id, "TaskLost", "lost"))
             try:
                 # a child that returned or failed by itself has removed its own subtasks
                 ended_itself = "result" in outcome or outcome.get("reported", False)
@@ -120,7 +115,7 @@ class Node:
         text, event = events.parse_line(line)
         child_id = handle.taskdef.id
         if text is not None:
-            events.emit({"type": "log", "id": child_id, "line": text})
+            self._publish({"type": "log", "id": child_id, "line": text})
         if event is None:
             return
         if event.get("id") == child_id:
@@ -130,25 +125,24 @@ class Node:
 
                 outcome["result"] = decode(event.get("result"))
                 event = {**event, "result": events.preview(event.get("result"))}
-                self._call(handle._set_result, outcome["result"])  # resolve before the container exits
+                handle._set_result(outcome["result"])  # resolve before the container exits
             elif kind == "fail":
                 error = event.get("error") or {}
                 outcome["error"] = TaskError(child_id, error.get("type", ""), error.get("message", ""),
                                              error.get("traceback", ""))
                 outcome["reported"] = True
-                self._call(handle._set_error, outcome["error"])
+                handle._set_error(outcome["error"])
             elif kind == "status":
-                self._call(handle._set_status, event.get("status", ""))
-        events.emit(event)
+                handle._set_status(event.get("status", ""))
+        self._publish(event)
 
-    def _call(self, fn: Any, *args: Any) -> None:
-        loop = self._loop()
-        if loop.is_closed():
-            return
-        try:
-            loop.call_soon_threadsafe(fn, *args)
-        except RuntimeError:  # loop closed meanwhile
-            pass
+    def _publish(self, event: dict[str, Any]) -> None:
+        events.emit(event)
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception:
+                pass
 
     # --- end of the parent ------------------------------------------------------------------
     async def finish_children(self) -> list[TaskError]:

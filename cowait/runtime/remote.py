@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from typing import Any, Generator
 
 from cowait.errors import TaskError
@@ -10,18 +11,20 @@ from cowait.runtime.taskdef import TaskDefinition
 
 
 class RemoteTask:
-    """A subtask. ``await handle`` gives its result or raises TaskError."""
+    """A subtask. ``await handle`` gives its result or raises TaskError.
 
-    def __init__(self, taskdef: TaskDefinition, loop: asyncio.AbstractEventLoop, inputs: dict[str, Any]) -> None:
+    The outcome lives in a thread-safe future that the watcher thread settles, so a handle can
+    be awaited from any event loop: a task's, a notebook kernel's, or a test's.
+    """
+
+    def __init__(self, taskdef: TaskDefinition, inputs: dict[str, Any]) -> None:
         self.taskdef = taskdef
         self.inputs = inputs
         self.status = "wait"
         self.result: Any = None
         self.error: TaskError | None = None
         self.awaited = False
-        self._loop = loop
-        self._future: asyncio.Future = loop.create_future()
-        self._future.add_done_callback(_consume_exception)
+        self._future: concurrent.futures.Future = concurrent.futures.Future()
 
     @property
     def id(self) -> str:
@@ -37,12 +40,17 @@ class RemoteTask:
 
     def __await__(self) -> Generator[Any, None, Any]:
         self.awaited = True
-        return self._future.__await__()
+        return asyncio.wrap_future(self._future).__await__()
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Block until the subtask ends (for synchronous code); return its result."""
+        self.awaited = True
+        return self._future.result(timeout)
 
     def __repr__(self) -> str:
         return f"<RemoteTask {self.id} {self.status}>"
 
-    # Called on the event loop's thread (via call_soon_threadsafe) by the node's watcher.
+    # Called by the node's watcher thread.
     def _set_status(self, status: str) -> None:
         if not self.done:
             self.status = status
@@ -51,17 +59,16 @@ class RemoteTask:
         if not self._future.done():
             self.status = "done"
             self.result = value
-            self._future.set_result(value)
+            try:
+                self._future.set_result(value)
+            except concurrent.futures.InvalidStateError:
+                pass
 
     def _set_error(self, error: TaskError) -> None:
         if not self._future.done():
             self.status = "fail"
             self.error = error
-            self._future.set_exception(error)
-
-
-def _consume_exception(future: asyncio.Future) -> None:
-    # A failure nobody awaits is reported by the node when the parent ends, not as
-    # "exception was never retrieved" noise at garbage collection.
-    if not future.cancelled():
-        future.exception()
+            try:
+                self._future.set_exception(error)
+            except concurrent.futures.InvalidStateError:
+                pass
