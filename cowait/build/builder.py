@@ -20,6 +20,8 @@ Progress = Callable[[str, str], None]
 
 # What the runtime needs inside every task container, pinned to the versions on this host.
 RUNTIME_PACKAGES = ("docker",)
+# What notebooks need (kernel, headless execution, Jupyter Lab); pinned when installed here.
+NOTEBOOK_PACKAGES = {"ipykernel": ">=6.25", "nbclient": ">=0.9", "nbformat": ">=5.9", "jupyterlab": ">=4"}
 LABEL_PREFIX = "cowait"
 RUNTIME_LABEL = "cowait.runtime"  # content hash of the cowait runtime inside the image
 
@@ -52,15 +54,23 @@ class BuiltImage:
         return f"{self.repository}:{self.content_tag}"
 
 
-def runtime_requirements() -> str:
-    """Pinned requirements of the cowait runtime, matching this host's installed versions."""
+def runtime_requirements(notebooks: bool = False) -> str:
+    """Requirements of the cowait runtime (and of notebooks), pinned to this host's versions."""
+    wanted = {name: "" for name in RUNTIME_PACKAGES}
+    if notebooks:
+        wanted.update(NOTEBOOK_PACKAGES)
     lines = []
-    for name in RUNTIME_PACKAGES:
+    for name, fallback in wanted.items():
         try:
             lines.append(f"{name}=={dist_version(name)}")
         except PackageNotFoundError:
-            lines.append(name)
+            lines.append(f"{name}{fallback}")
     return "\n".join(lines) + "\n"
+
+
+def has_notebooks(project: Project, files: list[str]) -> bool:
+    """Notebook support goes in with ``features.notebook``, or when the project has notebooks."""
+    return project.settings.features.notebook or any(f.endswith(".ipynb") for f in files)
 
 
 def split_image(image: str) -> tuple[str, str | None]:
@@ -93,9 +103,10 @@ def build_image(project: Project, options: BuildOptions, progress: Progress) -> 
     base_id = client.images.get(base).id
 
     context = BuildContext(project.root, project_files(project.root, settings.ignore))
+    notebooks = has_notebooks(project, context.project_files)
     dockerfile_text = data_path("Dockerfile.task").read_text()
     context.add("Dockerfile", dockerfile_text.encode())
-    context.add("runtime-requirements.txt", runtime_requirements().encode())
+    context.add("runtime-requirements.txt", runtime_requirements(notebooks).encode())
     wheel = runtime_wheel()
     context.add(f"wheels/{wheel.name}", wheel.read_bytes())
     context.add("requirements.txt", _requirements(project))
@@ -126,7 +137,7 @@ def build_image(project: Project, options: BuildOptions, progress: Progress) -> 
         RUNTIME_LABEL: wheel.parent.name,
         f"{LABEL_PREFIX}.content": content,
         f"{LABEL_PREFIX}.project": project.root.name,
-        f"{LABEL_PREFIX}.feature.notebook": str(settings.features.notebook).lower(),
+        f"{LABEL_PREFIX}.feature.notebook": str(notebooks).lower(),
     }
     image_id = _run_build(client, context, args, labels, options.no_cache, progress)
     image = client.images.get(image_id)

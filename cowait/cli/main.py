@@ -14,6 +14,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "build": ("cowait.cli.build_cmd", "build", "Build the project's task image."),
     "push": ("cowait.cli.build_cmd", "push", "Push the project's task image to its registry."),
     "run": ("cowait.cli.run_cmd", "run", "Run a task and its subtasks; show the tree, logs and result."),
+    "notebook": ("cowait.cli.notebook_cmd", "notebook", "Start Jupyter Lab with the Cowait kernel; 'notebook run' runs one headless."),
+    "up": ("cowait.cli.notebook_cmd", "up", "Start a long-running service: 'cowait up notebook'."),
     "ps": ("cowait.cli.tasks_cmd", "ps", "List running tasks (--all: ended runs too)."),
     "logs": ("cowait.cli.tasks_cmd", "logs", "Show or follow the log of a run or task."),
     "kill": ("cowait.cli.tasks_cmd", "kill", "Stop runs or tasks and remove their containers."),

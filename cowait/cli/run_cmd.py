@@ -112,7 +112,7 @@ def start_and_follow(options: Any, *, build_first: bool = False, detach: bool = 
             info(f"detached; follow with 'cowait logs -f {root.id}', stop with 'cowait kill {root.id}'")
         return 0
 
-    previous = _trap_termination()
+    previous = trap_termination()
     outcome = None
     try:
         with RunView(root.id, mode) as view:
@@ -152,7 +152,7 @@ def _build(project: Any, quiet: bool) -> None:
         view.finish()
 
 
-def _trap_termination():
+def trap_termination():
     """SIGTERM (and SIGHUP) stop the run like Ctrl-C does."""
     def handler(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt

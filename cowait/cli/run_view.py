@@ -35,8 +35,9 @@ def _short(value: Any, limit: int = 80) -> str:
 class RunView:
     """Renders a run's events. Modes: ``tree`` (terminal), ``plain`` (logs/CI), ``json``, ``quiet``."""
 
-    def __init__(self, root_id: str, mode: str | None = None) -> None:
+    def __init__(self, root_id: str, mode: str | None = None, hide_logs_of: set[str] | None = None) -> None:
         self.state = RunState(root_id)
+        self.hide_logs_of = hide_logs_of or set()
         if mode is None:
             mode = "tree" if sys.stderr.isatty() else "plain"
         self.mode = mode
@@ -71,7 +72,8 @@ class RunView:
             return
         kind = event.get("type")
         if kind == "log":
-            self._line(task.id, event.get("line", ""), event.get("ts"))
+            if task.id not in self.hide_logs_of:
+                self._line(task.id, event.get("line", ""), event.get("ts"))
         elif self.mode == "plain" and (kind == "init" or task.status != old_status):
             self._plain_status(task, event)
         if self.live is not None:

@@ -29,6 +29,7 @@ def render_compose(root: TaskDefinition) -> str:
         mem_limit=settings.mem_limit,
         mem_reservation=settings.mem_reservation,
         network=options["network"],
+        ports=options.get("ports", []),
         run_label=L.RUN,
         task_file=TASK_FILE_PATH if settings.definition_file else None,
         task_json=settings.definition_file or "",

@@ -57,8 +57,8 @@ def _describe(exc: BaseException) -> dict[str, str]:
     text = _user_traceback(exc)
     if isinstance(exc, TaskError):
         return {"type": "TaskError", "message": str(exc), "traceback": (exc.traceback + "\n" + text).strip()}
-    if isinstance(exc, CowaitError):  # a mistake named in words: the traceback adds nothing
-        return {"type": type(exc).__name__, "message": str(exc), "traceback": ""}
+    if isinstance(exc, CowaitError):  # a mistake named in words: cowait's frames add nothing
+        return {"type": type(exc).__name__, "message": str(exc), "traceback": getattr(exc, "details", "")}
     return {"type": type(exc).__name__, "message": str(exc), "traceback": text}
 
 

@@ -71,6 +71,8 @@ class Node:
         if self._stopping:
             raise RuntimeError("this task is stopping; no new subtasks")
         ref, cls = ref_of(target)
+        if cls is not None and hasattr(cls, "prepare_inputs"):
+            inputs = cls.prepare_inputs(dict(inputs))
         if cls is not None:  # check inputs here, before any container starts
             bind_inputs(run_function_of(cls), inputs, ref)
         for name, value in inputs.items():

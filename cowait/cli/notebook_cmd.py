@@ -1,0 +1,193 @@
+"""``cowait notebook`` (Jupyter Lab in the project image) and ``cowait notebook run`` (headless)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cowait.cli.run_cmd import read_inputs, run_options
+
+NOTEBOOK_TASK = "cowait.tasks.notebook"
+SERVER_TASK = "cowait.notebook.server:JupyterLab"
+SERVER_PORT = 8888
+
+
+def container_path(project: Any, host_path: Path, what: str) -> str:
+    """The path inside task containers of a file in the project (mounted at /var/task)."""
+    from cowait.errors import UsageError
+    from cowait.runs.plan import PROJECT_MOUNT
+
+    resolved = host_path.resolve()
+    if not resolved.is_relative_to(project.root):
+        raise UsageError(f"{what} {host_path} is outside the project {project.root}",
+                         hint="tasks see only the project folder")
+    return f"{PROJECT_MOUNT}/{resolved.relative_to(project.root).as_posix()}"
+
+
+@click.group(invoke_without_command=True)
+@click.option("-c", "--cluster", help="Cluster to run on (default: default_cluster).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the notebook in a browser.")
+@click.option("--port", type=int, help="Local port (default: a free one).")
+@click.option("-v", "--verbose", is_flag=True, help="Also show the Jupyter server's own log.")
+@click.pass_context
+def notebook(ctx: click.Context, cluster: str | None, open_browser: bool, port: int | None, verbose: bool) -> None:
+    """Start Jupyter Lab with the Cowait kernel in the project image; the project folder is live.
+
+    Subtasks started from cells run in their own containers. Ctrl-C stops the server, its kernels
+    and their subtasks, and removes every container.
+    """
+    if ctx.invoked_subcommand is None:
+        sys.exit(serve_notebook(cluster, open_browser, port, verbose))
+
+
+@notebook.command("run")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@run_options
+@click.option("-b", "--build", "build_first", is_flag=True, help="Build the image before running.")
+@click.option("-d", "--detach", is_flag=True, help="Start the run and return.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the result as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print every event as a JSON line.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to save the executed notebook (default: .cowait/runs/<run-id>/).")
+def run_notebook(path: Path, inputs, input_file, env, cluster, image, cpu, cpu_limit, memory, memory_limit,
+                 build_first: bool, detach: bool, quiet: bool, as_json: bool, output: Path | None) -> None:
+    """Run the notebook at PATH headless, as a task; its `cowait.exit` value is the result.
+
+    Inputs (-i) reach `cowait.input` and a cell tagged `parameters`.
+    """
+    from cowait.cli.params import pairs_to_dict
+    from cowait.cli.project import open_project
+    from cowait.cli.run_cmd import start_and_follow
+    from cowait.errors import UsageError
+    from cowait.notebook.execute import NotebookError, read_notebook
+    from cowait.runs.plan import RunOptions
+
+    if path.suffix != ".ipynb" and path.with_suffix(".ipynb").is_file():
+        path = path.with_suffix(".ipynb")
+    try:
+        read_notebook(path)
+    except NotebookError as exc:
+        raise UsageError(str(exc)) from None
+    project = open_project()
+    task_inputs = {**read_inputs(input_file, inputs), "path": container_path(project, path, "notebook")}
+    if output is not None:
+        task_inputs["output_path"] = container_path(project, output, "--output")
+    options = RunOptions(task=NOTEBOOK_TASK, inputs=task_inputs, env=pairs_to_dict(env), cluster=cluster, image=image,
+                         cpu=cpu, cpu_limit=cpu_limit, memory=memory, memory_limit=memory_limit)
+    mode = "json" if as_json else "quiet" if quiet else None
+    sys.exit(start_and_follow(options, build_first=build_first, detach=detach, mode=mode))
+
+
+def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, verbose: bool) -> int:
+    """Run Jupyter Lab until Ctrl-C; return the exit code."""
+    import secrets
+
+    from cowait.build.builder import BuildOptions, build_image
+    from cowait.cli.output import error, info, result, warning
+    from cowait.cli.progress import BuildView
+    from cowait.cli.project import open_project
+    from cowait.cli.run_view import RunView
+    from cowait.errors import CowaitError, UsageError
+    from cowait.runs.docker_run import DockerRun, collect_finished_runs
+    from cowait.runs.plan import RunOptions, plan_docker_run
+    from cowait.runs.record import RunRecord
+
+    project = open_project()
+    cluster_name, cluster_config = project.cluster(cluster)
+    if cluster_config.type != "docker":
+        raise UsageError(f"cluster '{cluster_name}' is of type {cluster_config.type}; this version runs notebooks "
+                         "on Docker only", hint="use -c docker")
+    info("building the image first if the project changed")
+    with BuildView(quiet=False) as view:
+        built = build_image(project, BuildOptions(), view)
+        view.finish()
+    from cowait.engine.docker.client import docker_client
+
+    labels = docker_client().images.get(built.ref).labels or {}
+    if labels.get("cowait.feature.notebook") != "true":
+        raise CowaitError("the image has no notebook support",
+                          hint="set 'features: {notebook: true}' in cowait.yml (or add a notebook) and run again")
+    collect_finished_runs()
+    host_port = port or _free_port()
+    token = secrets.token_hex(24)
+    warnings: list[str] = []
+    options = RunOptions(task=SERVER_TASK, inputs={"token": token, "port": SERVER_PORT}, cluster=cluster)
+    root = plan_docker_run(project, options, built.ref, warnings)
+    root.engine_options["ports"] = [{"host_ip": "127.0.0.1", "host_port": host_port, "container_port": SERVER_PORT}]
+    for message in warnings:
+        warning(message)
+    run = DockerRun(root, RunRecord(project.root, root.id))
+    run.start()
+    url = f"http://127.0.0.1:{host_port}/lab?token={token}"
+    outcome: dict[str, Any] = {}
+
+    def follow() -> None:
+        try:
+            with RunView(root.id, hide_logs_of=set() if verbose else {root.id}) as view:
+                run.follow(view)
+        except Exception as exc:  # noqa: BLE001 - reported by the main thread
+            outcome["error"] = exc
+
+    follower = threading.Thread(target=follow, name="follow-notebook", daemon=True)
+    follower.start()
+    from cowait.cli.run_cmd import trap_termination
+
+    trap_termination()
+    try:
+        if not _wait_ready(host_port, token, follower):
+            run.stop()
+            error("Jupyter did not start; see 'cowait logs' of " + root.id)
+            return 1
+        result(url)
+        info("Jupyter Lab is ready (Ctrl-C stops it and every task it started)")
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+        while follower.is_alive():
+            follower.join(0.5)
+    except KeyboardInterrupt:
+        run.stop()
+        info(f"stopped notebook {root.id}; its containers are removed")
+        return 0
+    run.stop()
+    return 1 if "error" in outcome else 0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_ready(port: int, token: str, follower: threading.Thread, timeout: float = 180) -> bool:
+    """Poll the server's status API until it answers (or the run ended)."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/status", headers={"Authorization": f"token {token}"})
+    while time.monotonic() < deadline and follower.is_alive():
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        time.sleep(0.3)
+    return False
+
+
+@click.group()
+def up() -> None:
+    """Start a long-running service of the project (`cowait up notebook`)."""
+
+
+up.add_command(notebook, "notebook")
