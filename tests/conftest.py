@@ -98,3 +98,30 @@ def image_name(docker_client):
                     docker_client.images.remove(tag, force=True)
                 except Exception:
                     pass
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leaked_containers():
+    """After the whole session, no container or network that cowait labelled may be left."""
+    try:
+        from cowait.engine.docker.client import docker_client
+
+        client = docker_client()
+    except Exception:
+        yield
+        return
+    label = {"label": "cowait.run"}
+    before = {c.id for c in client.containers.list(all=True, filters=label)}
+    networks_before = {n.id for n in client.networks.list(filters=label)}
+    yield
+    leaked = [c for c in client.containers.list(all=True, filters=label) if c.id not in before]
+    leaked_networks = [n for n in client.networks.list(filters=label) if n.id not in networks_before]
+    for container in leaked:
+        container.remove(force=True)
+    for network in leaked_networks:
+        try:
+            network.remove()
+        except Exception:
+            pass
+    assert not leaked and not leaked_networks, (
+        f"left behind: {[c.name for c in leaked]} containers, {[n.name for n in leaked_networks]} networks")

@@ -22,6 +22,8 @@ Progress = Callable[[str, str], None]
 RUNTIME_PACKAGES = ("docker",)
 # What notebooks need (kernel, headless execution, Jupyter Lab); pinned when installed here.
 NOTEBOOK_PACKAGES = {"ipykernel": ">=6.25", "nbclient": ">=0.9", "nbformat": ">=5.9", "jupyterlab": ">=4"}
+# What `cowait test` needs in the image, when the project has tests.
+TEST_PACKAGES = {"pytest": ">=8"}
 LABEL_PREFIX = "cowait"
 RUNTIME_LABEL = "cowait.runtime"  # content hash of the cowait runtime inside the image
 
@@ -54,11 +56,13 @@ class BuiltImage:
         return f"{self.repository}:{self.content_tag}"
 
 
-def runtime_requirements(notebooks: bool = False) -> str:
-    """Requirements of the cowait runtime (and of notebooks), pinned to this host's versions."""
+def runtime_requirements(notebooks: bool = False, tests: bool = False) -> str:
+    """Requirements of the cowait runtime (and of notebooks and tests), pinned to this host's versions."""
     wanted = {name: "" for name in RUNTIME_PACKAGES}
     if notebooks:
         wanted.update(NOTEBOOK_PACKAGES)
+    if tests:
+        wanted.update(TEST_PACKAGES)
     lines = []
     for name, fallback in wanted.items():
         try:
@@ -66,6 +70,13 @@ def runtime_requirements(notebooks: bool = False) -> str:
         except PackageNotFoundError:
             lines.append(f"{name}{fallback}")
     return "\n".join(lines) + "\n"
+
+
+def has_tests(files: list[str]) -> bool:
+    """pytest goes in when the project has test files."""
+    names = [f.rsplit("/", 1)[-1] for f in files]
+    return any(n.endswith(".py") and (n.startswith("test_") or n.endswith("_test.py") or n == "conftest.py")
+               for n in names)
 
 
 def has_notebooks(project: Project, files: list[str]) -> bool:
@@ -106,7 +117,7 @@ def build_image(project: Project, options: BuildOptions, progress: Progress) -> 
     notebooks = has_notebooks(project, context.project_files)
     dockerfile_text = data_path("Dockerfile.task").read_text()
     context.add("Dockerfile", dockerfile_text.encode())
-    context.add("runtime-requirements.txt", runtime_requirements(notebooks).encode())
+    context.add("runtime-requirements.txt", runtime_requirements(notebooks, has_tests(context.project_files)).encode())
     wheel = runtime_wheel()
     context.add(f"wheels/{wheel.name}", wheel.read_bytes())
     context.add("requirements.txt", _requirements(project))

@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("cowait.cli.run_cmd", "run", "Run a task and its subtasks; show the tree, logs and result."),
     "notebook": ("cowait.cli.notebook_cmd", "notebook", "Start Jupyter Lab with the Cowait kernel; 'notebook run' runs one headless."),
     "up": ("cowait.cli.notebook_cmd", "up", "Start a long-running service: 'cowait up notebook'."),
+    "test": ("cowait.cli.test_cmd", "test", "Run the project's pytest suite inside its image."),
     "ps": ("cowait.cli.tasks_cmd", "ps", "List running tasks (--all: ended runs too)."),
     "logs": ("cowait.cli.tasks_cmd", "logs", "Show or follow the log of a run or task."),
     "kill": ("cowait.cli.tasks_cmd", "kill", "Stop runs or tasks and remove their containers."),

@@ -102,9 +102,10 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
         raise UsageError(f"cluster '{cluster_name}' is of type {cluster_config.type}; this version runs notebooks "
                          "on Docker only", hint="use -c docker")
     info("building the image first if the project changed")
-    with BuildView(quiet=False) as view:
+    with BuildView(quiet=not sys.stderr.isatty()) as view:  # in logs, one line is enough
         built = build_image(project, BuildOptions(), view)
         view.finish()
+    info(f"image {built.ref} {'is up to date' if built.cached else 'built'}")
     from cowait.engine.docker.client import docker_client
 
     labels = docker_client().images.get(built.ref).labels or {}

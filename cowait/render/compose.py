@@ -30,6 +30,7 @@ def render_compose(root: TaskDefinition) -> str:
         mem_reservation=settings.mem_reservation,
         network=options["network"],
         ports=options.get("ports", []),
+        extra_hosts=settings.extra_hosts,
         run_label=L.RUN,
         task_file=TASK_FILE_PATH if settings.definition_file else None,
         task_json=settings.definition_file or "",

@@ -74,6 +74,7 @@ class ContainerSettings:
     mem_limit: str | None
     mem_reservation: str | None
     definition_file: str | None
+    extra_hosts: dict[str, str]
 
 
 class DockerTaskEngine:
@@ -123,6 +124,8 @@ class DockerTaskEngine:
             mem_limit=memory_to_docker(taskdef.memory_limit or taskdef.memory),
             mem_reservation=memory_to_docker(taskdef.memory) if taskdef.memory_limit else None,
             definition_file=definition if in_file else None,
+            # the host, as Docker Desktop names it, on Linux too (not settable in a shared namespace)
+            extra_hosts={} if (network or "").startswith("container:") else {"host.docker.internal": "host-gateway"},
         )
 
     def container_spec(self, taskdef: TaskDefinition) -> tuple[dict[str, Any], str | None]:
@@ -136,6 +139,7 @@ class DockerTaskEngine:
             nano_cpus=settings.nano_cpus,
             mem_limit=settings.mem_limit,
             mem_reservation=settings.mem_reservation,
+            extra_hosts=settings.extra_hosts or None,
             init=True,
         )
         spec = {

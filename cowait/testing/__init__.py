@@ -1,0 +1,1 @@
+"""``cowait test``: the project's pytest suite in its own image, and the pytest plugin it uses."""
