@@ -14,6 +14,21 @@ import pytest
 DEFAULT_TIMEOUT = 300.0
 
 
+def _events_fd() -> int | None:
+    """A copy of the real stdout, taken when pytest loads this plugin: before it captures output,
+    so subtask events reach the container's stream even while a test runs."""
+    import os
+
+    from cowait.runtime.taskdef import TASK_ENV, TASK_FILE_ENV
+
+    if os.environ.get(TASK_ENV) or os.environ.get(TASK_FILE_ENV):
+        return os.dup(1)
+    return None
+
+
+_EVENTS_FD = _events_fd()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("async_timeout", "Seconds an async test may run (cowait plugin)", default=str(DEFAULT_TIMEOUT))
 
@@ -43,6 +58,8 @@ def _start_session_task():
     from cowait.runtime.node import Node
     from cowait.runtime.taskdef import TaskDefinition
 
+    if _EVENTS_FD is not None:
+        events.set_output_fd(_EVENTS_FD)
     taskdef = TaskDefinition.from_environment()
     node = Node(taskdef, {})
     set_node(node)
