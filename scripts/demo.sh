@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The demo: scaffold a project, build its image, and run its example task (a parent and parallel
-# subtasks, each in its own container) on the local Docker engine.
+# The demo, a short version of the reference workflow: scaffold a project, build its image, run its
+# example task (a parent and parallel subtasks, each in its own container), run its notebook
+# headless with an input, and run its tests inside the image, all on the local Docker engine.
 # Provisions what it needs first (Docker engine, base image, a virtualenv with cowait).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,10 +21,13 @@ cd "$work"
 echo "+ cowait new demo"
 cowait new demo
 cd demo
-echo "six==1.16.0" >> requirements.txt
 echo "+ cowait build"
 cowait build
 echo "+ cowait run hello -i name=demo -i times=4   (a parent fanning out to 4 subtasks)"
 cowait run hello -i name=demo -i times=4
+echo "+ cowait notebook run hello.ipynb -i name=notebook   (the notebook as a batch task)"
+cowait notebook run hello.ipynb -i name=notebook
+echo "+ cowait test   (the project's pytest suite, inside its image; the test starts real subtasks)"
+cowait test
 echo "+ cowait ps --all"
 cowait ps --all
