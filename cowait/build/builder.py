@@ -22,6 +22,8 @@ Progress = Callable[[str, str], None]
 RUNTIME_PACKAGES = ("docker",)
 # What notebooks need (kernel, headless execution, Jupyter Lab); pinned when installed here.
 NOTEBOOK_PACKAGES = {"ipykernel": ">=6.25", "nbclient": ">=0.9", "nbformat": ">=5.9", "jupyterlab": ">=4"}
+# What tasks need to start subtasks on a cluster, when one is configured.
+KUBERNETES_PACKAGES = {"kubernetes": ">=28"}
 # What `cowait test` needs in the image, when the project has tests.
 TEST_PACKAGES = {"pytest": ">=8"}
 LABEL_PREFIX = "cowait"
@@ -56,9 +58,12 @@ class BuiltImage:
         return f"{self.repository}:{self.content_tag}"
 
 
-def runtime_requirements(notebooks: bool = False, tests: bool = False) -> str:
-    """Requirements of the cowait runtime (and of notebooks and tests), pinned to this host's versions."""
+def runtime_requirements(notebooks: bool = False, tests: bool = False, kubernetes: bool = False) -> str:
+    """Requirements of the cowait runtime (and of notebooks, tests and Kubernetes), pinned to this
+    host's versions."""
     wanted = {name: "" for name in RUNTIME_PACKAGES}
+    if kubernetes:
+        wanted.update(KUBERNETES_PACKAGES)
     if notebooks:
         wanted.update(NOTEBOOK_PACKAGES)
     if tests:
@@ -117,7 +122,9 @@ def build_image(project: Project, options: BuildOptions, progress: Progress) -> 
     notebooks = has_notebooks(project, context.project_files)
     dockerfile_text = data_path("Dockerfile.task").read_text()
     context.add("Dockerfile", dockerfile_text.encode())
-    context.add("runtime-requirements.txt", runtime_requirements(notebooks, has_tests(context.project_files)).encode())
+    uses_kubernetes = any(c.type == "kubernetes" for c in settings.clusters.values())
+    context.add("runtime-requirements.txt",
+                runtime_requirements(notebooks, has_tests(context.project_files), uses_kubernetes).encode())
     wheel = runtime_wheel()
     context.add(f"wheels/{wheel.name}", wheel.read_bytes())
     context.add("requirements.txt", _requirements(project))

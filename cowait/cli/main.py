@@ -21,7 +21,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "logs": ("cowait.cli.tasks_cmd", "logs", "Show or follow the log of a run or task."),
     "kill": ("cowait.cli.tasks_cmd", "kill", "Stop runs or tasks and remove their containers."),
     "rm": ("cowait.cli.tasks_cmd", "rm", "Remove the records of ended runs."),
-    "render": ("cowait.cli.render_cmd", "render", "Print the Compose project a run would start."),
+    "render": ("cowait.cli.render_cmd", "render", "Print what a run would start: Compose project or Kubernetes manifests."),
+    "cluster": ("cowait.cli.cluster_cmd", "cluster", "Manage clusters; 'cluster setup' creates their RBAC."),
     "config": ("cowait.cli.config_cmd", "config", "Show the merged configuration or its JSON Schema."),
     "plugin": ("cowait.cli.plugin_cmd", "plugin", "Install or remove the 'docker cowait' CLI plugin."),
 }

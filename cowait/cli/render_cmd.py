@@ -1,4 +1,4 @@
-"""``cowait render compose``: print the files a run would apply, for review or GitOps."""
+"""``cowait render compose|k8s``: print the files a run would apply, for review or GitOps."""
 
 from __future__ import annotations
 
@@ -40,3 +40,12 @@ def compose(task, inputs, input_file, env, cluster, image, cpu, cpu_limit, memor
     for message in warnings:
         warning(message)
     result(render_compose(root).rstrip())
+
+
+def _add_k8s() -> None:
+    from cowait.cli.render_k8s import k8s
+
+    render.add_command(k8s)
+
+
+_add_k8s()

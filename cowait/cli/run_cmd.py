@@ -91,20 +91,25 @@ def start_and_follow(options: Any, *, build_first: bool = False, detach: bool = 
 
     project = open_project()
     cluster_name, cluster = project.cluster(options.cluster)
-    if cluster.type != "docker":
-        raise UsageError(f"cluster '{cluster_name}' is of type {cluster.type}; this version runs on Docker only",
-                         hint="use -c docker")
+    if cluster.type not in ("docker", "kubernetes"):
+        raise UsageError(f"cluster '{cluster_name}' is of type {cluster.type}, which this version does not run",
+                         hint="use a docker or kubernetes cluster")
     check_task_ref(project, options.task, options.inputs)
     if build_first:
         _build(project, quiet=mode in ("quiet", "json"))
     warnings: list[str] = []
-    image = resolve_image(project, options.image, warnings)
-    collect_finished_runs()
+    if cluster.type == "kubernetes":
+        from cowait.runs.kubernetes_run import KubernetesRun, plan_kubernetes_run, resolve_pushed_image
 
-    root = plan_docker_run(project, options, image, warnings)
+        root = plan_kubernetes_run(project, options, cluster, resolve_pushed_image(project, options.image))
+        run = KubernetesRun(root, RunRecord(project.root, root.id))
+    else:
+        image = resolve_image(project, options.image, warnings)
+        collect_finished_runs()
+        root = plan_docker_run(project, options, image, warnings)
+        run = DockerRun(root, RunRecord(project.root, root.id))
     for message in warnings:
         warning(message)
-    run = DockerRun(root, RunRecord(project.root, root.id))
     run.start()
     if detach:
         result(root.id)

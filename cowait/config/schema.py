@@ -85,7 +85,7 @@ class KubernetesCluster(Resources):
     context: str | None = None
     kube_config_file: str | None = None
     namespace: str = "default"
-    service_account: str | None = None
+    service_account: str = Field("cowait", description="Service account of task pods ('cowait cluster setup' creates it).")
     pull_secrets: list[str] = Field(default_factory=list)
     node_selector: dict[str, str] = Field(default_factory=dict)
     tolerations: list[dict[str, Any]] = Field(default_factory=list)

@@ -9,15 +9,17 @@ from cowait.errors import ConfigError
 
 BUILTIN = {
     "docker": "cowait.engine.docker.tasks:DockerTaskEngine",
+    "kubernetes": "cowait.engine.kubernetes.tasks:KubernetesTaskEngine",
 }
 ENTRY_POINT_GROUP = "cowait.engines"
 _instances: dict[str, Any] = {}
 
 
-def get_engine(name: str) -> Any:
-    """The engine registered as ``name`` (one instance per process)."""
-    if name in _instances:
-        return _instances[name]
+def get_engine(name: str, options: dict[str, Any] | None = None) -> Any:
+    """The engine registered as ``name`` (one instance per process and namespace)."""
+    key = f"{name}/{(options or {}).get('namespace', '')}"
+    if key in _instances:
+        return _instances[key]
     target = BUILTIN.get(name)
     if target is None:
         from importlib.metadata import entry_points
@@ -27,6 +29,7 @@ def get_engine(name: str) -> Any:
             raise ConfigError(f"unknown engine '{name}'", hint=f"known engines: {', '.join(sorted(BUILTIN))}")
         target = found[0].value
     module, _, attr = target.partition(":")
-    engine = getattr(importlib.import_module(module), attr)()
-    _instances[name] = engine
+    cls = getattr(importlib.import_module(module), attr)
+    engine = cls(options)
+    _instances[key] = engine
     return engine

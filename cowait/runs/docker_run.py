@@ -25,38 +25,22 @@ class Outcome:
     exit_code: int | None = None
 
 
-class DockerRun:
-    """One run on the local engine; a context manager whose exit removes every container of it."""
+class Run:
+    """One run on an engine: launch the root, follow its stream, record it, remove it at the end."""
 
-    def __init__(self, root: TaskDefinition, record: RunRecord) -> None:
-        from cowait.engine.docker.tasks import DockerTaskEngine
-
+    def __init__(self, root: TaskDefinition, record: RunRecord, engine: Any) -> None:
         self.root = root
         self.record = record
-        self.engine = DockerTaskEngine()
+        self.engine = engine
         self.state = RunState(root.id)
-        self.project = root.engine_options["compose_project"]
         self.started_at = time.time()
 
-    # --- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
-        """Render the Compose project into the record and bring it up."""
-        from python_on_whales import DockerClient
-        from python_on_whales.exceptions import DockerException
+        raise NotImplementedError
 
-        from cowait.errors import EngineError
-        from cowait.render.compose import render_compose
-
-        rendered = render_compose(self.root)
-        self.record.create()
-        compose_file = self.record.write_compose(rendered)
-        self.record.write_summary(self._summary("running"))
-        client = DockerClient(compose_files=[str(compose_file)], compose_project_name=self.project)
-        try:
-            client.compose.up(detach=True, quiet=True, pull="never")
-        except DockerException as exc:
-            detail = (exc.stderr or str(exc)).strip().splitlines()
-            raise EngineError(f"could not start run {self.root.id}: {detail[-1] if detail else exc}") from exc
+    def remove(self) -> None:
+        """Remove every object of the run."""
+        raise NotImplementedError
 
     def follow(self, sink: EventSink) -> None:
         """Feed every event of the tree to ``sink`` (and the record) until the root stops."""
@@ -83,11 +67,11 @@ class DockerRun:
         """Write the record's summary and remove the run's containers and network."""
         self.record.write_summary(self._summary(outcome.status, outcome))
         self.record.close()
-        remove_run(self.root.run)
+        self.remove()
 
     def stop(self) -> None:
         """Stop the whole tree now (Ctrl-C)."""
-        remove_run(self.root.run)
+        self.remove()
         self.record.append_event({"type": "status", "id": self.root.id, "status": "stop", "ts": time.time()})
         self.record.write_summary(self._summary("stop", Outcome("stop")))
         self.record.close()
@@ -95,10 +79,42 @@ class DockerRun:
     def _summary(self, status: str, outcome: Outcome | None = None) -> dict[str, Any]:
         return {
             "id": self.root.id, "task": self.root.name, "status": status, "image": self.root.image,
-            "started": self.started_at, "ended": time.time() if outcome else None,
+            "engine": self.root.engine, "started": self.started_at, "ended": time.time() if outcome else None,
             "result": outcome.result if outcome else None, "error": outcome.error if outcome else None,
             "exit_code": outcome.exit_code if outcome else None,
         }
+
+
+class DockerRun(Run):
+    """A run on the local engine: the root through its Compose project, removed with every container."""
+
+    def __init__(self, root: TaskDefinition, record: RunRecord) -> None:
+        from cowait.engine.docker.tasks import DockerTaskEngine
+
+        super().__init__(root, record, DockerTaskEngine())
+        self.project = root.engine_options["compose_project"]
+
+    def start(self) -> None:
+        """Render the Compose project into the record and bring it up."""
+        from python_on_whales import DockerClient
+        from python_on_whales.exceptions import DockerException
+
+        from cowait.errors import EngineError
+        from cowait.render.compose import render_compose
+
+        rendered = render_compose(self.root)
+        self.record.create()
+        compose_file = self.record.write_compose(rendered)
+        self.record.write_summary(self._summary("running"))
+        client = DockerClient(compose_files=[str(compose_file)], compose_project_name=self.project)
+        try:
+            client.compose.up(detach=True, quiet=True, pull="never")
+        except DockerException as exc:
+            detail = (exc.stderr or str(exc)).strip().splitlines()
+            raise EngineError(f"could not start run {self.root.id}: {detail[-1] if detail else exc}") from exc
+
+    def remove(self) -> None:
+        remove_run(self.root.run)
 
 
 def remove_run(run_id: str) -> None:

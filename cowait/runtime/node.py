@@ -37,7 +37,7 @@ class Node:
         if self._engine is None:
             from cowait.engine.registry import get_engine
 
-            self._engine = get_engine(self.taskdef.engine)
+            self._engine = get_engine(self.taskdef.engine, self.taskdef.engine_options)
         return self._engine
 
     def child_definition(self, ref: str, inputs: dict[str, Any], *, id: str | None = None, image: str | None = None,

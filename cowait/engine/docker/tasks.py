@@ -80,7 +80,7 @@ class ContainerSettings:
 class DockerTaskEngine:
     """The Docker engine as the runtime and the CLI use it."""
 
-    def __init__(self, client: Any = None) -> None:
+    def __init__(self, options: dict[str, Any] | None = None, client: Any = None) -> None:
         self._client = client
 
     @property

@@ -1,0 +1,47 @@
+"""``cowait render k8s``: every object a run on a cluster would create, as YAML for kubectl."""
+
+from __future__ import annotations
+
+import click
+
+from cowait.cli.run_cmd import read_inputs, run_options
+
+
+@click.command("k8s")
+@click.argument("task", required=False)
+@run_options
+def k8s(task, inputs, input_file, env, cluster, image, cpu, cpu_limit, memory, memory_limit) -> None:
+    """The Pod (and router objects) of a run of TASK, or of 'notebook', on CLUSTER."""
+    from cowait.cli.output import result, warning
+    from cowait.cli.params import pairs_to_dict
+    from cowait.cli.project import open_project
+    from cowait.engine.kubernetes.manifests import pod_yaml, router_yaml
+    from cowait.errors import CowaitError, UsageError
+    from cowait.runs.kubernetes_run import plan_kubernetes_run, resolve_pushed_image
+    from cowait.runs.plan import RunOptions, check_task_ref
+
+    if not task:
+        raise UsageError("name the task to render (or 'notebook'), e.g. 'cowait render k8s hello -c demo'")
+    project = open_project()
+    name, config = project.cluster(cluster)
+    if config.type != "kubernetes":
+        raise UsageError(f"cluster '{name}' is of type {config.type}; name a kubernetes cluster with -c")
+    task_inputs = read_inputs(input_file, inputs)
+    notebook = task == "notebook"
+    if notebook:
+        task, task_inputs = "cowait.notebook.server:JupyterLab", {"token": "<generated at start>", "port": 8888}
+    else:
+        check_task_ref(project, task, task_inputs)
+    try:
+        ref = resolve_pushed_image(project, image)
+    except CowaitError as exc:
+        ref = image or f"{project.image}:latest"
+        warning(f"{exc.message}: rendering with {ref}")
+    options = RunOptions(task=task, inputs=task_inputs, env=pairs_to_dict(env), cluster=name, image=image,
+                         cpu=cpu, cpu_limit=cpu_limit, memory=memory, memory_limit=memory_limit)
+    root = plan_kubernetes_run(project, options, config, ref)
+    documents = [pod_yaml(root)]
+    if notebook:
+        root.engine_options["ports"] = [{"container_port": 8888}]
+        documents = [pod_yaml(root), *router_yaml(root, "<uid of the pod>", 8888)]
+    result("---\n".join(d.rstrip() + "\n" for d in documents).rstrip())

@@ -1,0 +1,1 @@
+"""The Kubernetes engine: tasks as Pods, driven through the official client."""

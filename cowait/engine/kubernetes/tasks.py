@@ -1,0 +1,176 @@
+"""Tasks as Pods: create (owned by the parent's pod), watch until started, stream logs, wait, delete."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any, Iterator
+
+from cowait.engine import labels as L
+from cowait.engine.kubernetes import failures
+from cowait.engine.kubernetes.client import api_client, current_namespace, in_cluster
+from cowait.errors import EngineError
+from cowait.runtime.events import split_lines
+from cowait.runtime.taskdef import ENV_LIMIT, TaskDefinition
+
+CONTAINER = "task"
+
+
+class KubernetesTaskEngine:
+    """The Kubernetes engine as the runtime (in a pod) and the CLI (with a kubeconfig) use it."""
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        options = options or {}
+        self.namespace = options.get("namespace") or current_namespace()
+        self._context = options.get("context")
+        self._config_file = options.get("kube_config_file")
+        self._api = None
+        self._own_pod: dict[str, str] | None = None
+
+    @property
+    def core(self):
+        if self._api is None:
+            from kubernetes import client
+
+            self._api = client.CoreV1Api(api_client(self._context, self._config_file))
+        return self._api
+
+    def _fail(self, exc: Exception, action: str) -> EngineError:
+        from kubernetes.client.exceptions import ApiException
+
+        if isinstance(exc, ApiException):
+            if exc.status == 403:
+                return EngineError(f"{action}: forbidden in namespace {self.namespace}",
+                                   hint="run 'cowait cluster setup CLUSTER' to create the service account and role")
+            if exc.status == 401:
+                return EngineError(f"{action}: the cluster refused the credentials",
+                                   hint="check the kubeconfig user or the service account token")
+            return EngineError(f"{action}: {exc.status} {exc.reason}: {_message(exc)}")
+        return EngineError(f"{action}: {exc}", hint="is the cluster reachable? check 'kubectl get pods'")
+
+    # --- start ----------------------------------------------------------------------------
+    def owner(self) -> dict[str, str] | None:
+        """The pod this process runs in: the owner of the subtasks it starts (None outside a cluster)."""
+        if self._own_pod is None and in_cluster():
+            name = os.environ.get("HOSTNAME") or socket.gethostname()
+            pod = self.core.read_namespaced_pod(name, self.namespace)
+            self._own_pod = {"name": pod.metadata.name, "uid": pod.metadata.uid}
+        return self._own_pod
+
+    def manifest(self, taskdef: TaskDefinition) -> dict[str, Any]:
+        from cowait.engine.kubernetes.manifests import pod_manifest
+
+        size = len(taskdef.to_json())
+        if size > ENV_LIMIT:
+            raise EngineError(f"task {taskdef.id}: its definition is {size // 1024} KiB; on Kubernetes inputs must "
+                              f"stay under {ENV_LIMIT // 1024} KiB", hint="pass large data as files or URLs")
+        return pod_manifest(taskdef, self.owner() if taskdef.parent else None)
+
+    def start(self, taskdef: TaskDefinition) -> None:
+        """Create the pod of ``taskdef`` (owned by this process's pod when it is a subtask)."""
+        body = self.manifest(taskdef)
+        try:
+            self.core.create_namespaced_pod(self.namespace, body)
+        except Exception as exc:  # noqa: BLE001 - translated
+            raise self._fail(exc, f"cannot create pod {taskdef.id}") from exc
+
+    def create_objects(self, documents: list[dict[str, Any]]) -> None:
+        """Create extra objects of a task (router Service/Ingress) with the generic client."""
+        from kubernetes import utils
+
+        for document in documents:
+            try:
+                utils.create_from_dict(self.core.api_client, document, namespace=self.namespace)
+            except Exception as exc:  # noqa: BLE001 - translated
+                raise self._fail(exc, f"cannot create {document.get('kind')} {document['metadata']['name']}") from exc
+
+    # --- watch ----------------------------------------------------------------------------
+    def _watch_pod(self, name: str) -> Iterator[Any]:
+        """The pod now, then every change to it (a watch, not polling)."""
+        from kubernetes import watch
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            pods = self.core.list_namespaced_pod(self.namespace, field_selector=f"metadata.name={name}")
+        except ApiException as exc:
+            raise self._fail(exc, f"cannot read pod {name}") from exc
+        if not pods.items:
+            raise EngineError(f"pod {name} does not exist in namespace {self.namespace}")
+        yield pods.items[0]
+        version = pods.metadata.resource_version
+        while True:
+            stream = watch.Watch().stream(self.core.list_namespaced_pod, self.namespace,
+                                          field_selector=f"metadata.name={name}", resource_version=version,
+                                          timeout_seconds=300)
+            for event in stream:
+                if event["type"] == "DELETED":
+                    raise EngineError(f"pod {name} was deleted")
+                version = event["object"].metadata.resource_version
+                yield event["object"]
+
+    def wait_started(self, name: str) -> Any:
+        """Block until the pod's container started (or ended); raise the reason it cannot start."""
+        for pod in self._watch_pod(name):
+            reason = failures.startup_failure(pod)
+            if reason:
+                raise EngineError(reason)
+            if failures.is_started(pod) or failures.is_finished(pod):
+                return pod
+        raise EngineError(f"pod {name}: the watch ended")
+
+    def follow(self, task_id: str) -> Iterator[str]:
+        """Lines of the task's log, from its start until its container stops."""
+        self.wait_started(task_id)
+        response = self.core.read_namespaced_pod_log(task_id, self.namespace, container=CONTAINER, follow=True,
+                                                     _preload_content=False)
+        return split_lines(response.stream(64 * 1024))
+
+    def read(self, task_id: str) -> Iterator[str]:
+        text = self.core.read_namespaced_pod_log(task_id, self.namespace, container=CONTAINER)
+        return iter(text.split("\n"))
+
+    def wait(self, task_id: str) -> tuple[int, str]:
+        """(exit code, reason in words) once the pod has finished."""
+        for pod in self._watch_pod(task_id):
+            if failures.is_finished(pod):
+                return failures.exit_reason(pod)
+        return -1, "was lost"
+
+    # --- cleanup --------------------------------------------------------------------------
+    def remove(self, task_id: str, subtree: bool = True) -> None:
+        """Delete the pod; the garbage collector deletes the pods it owns."""
+        self.kill([task_id])
+
+    def kill(self, task_ids: list[str]) -> None:
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        for task_id in task_ids:
+            try:
+                self.core.delete_namespaced_pod(task_id, self.namespace, grace_period_seconds=2,
+                                                body=client.V1DeleteOptions(propagation_policy="Background"))
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise self._fail(exc, f"cannot delete pod {task_id}") from exc
+
+    def list(self, all: bool = True, run: str | None = None) -> list[Any]:
+        """Pods of cowait tasks (of one run, if given)."""
+        selector = f"{L.RUN}={run}" if run else L.TASK
+        return self.core.list_namespaced_pod(self.namespace, label_selector=selector).items
+
+    # --- streams for the file share and notebooks -----------------------------------------
+    def exec_stream(self, task_id: str, command: list[str], container: str = CONTAINER) -> Any:
+        """An interactive exec websocket (stdin, stdout, stderr) into a task's container."""
+        from kubernetes.stream import stream
+
+        return stream(self.core.connect_get_namespaced_pod_exec, task_id, self.namespace, container=container,
+                      command=command, stdin=True, stdout=True, stderr=True, tty=False, _preload_content=False)
+
+
+def _message(exc: Any) -> str:
+    import json
+
+    try:
+        return json.loads(exc.body).get("message", "")
+    except (ValueError, TypeError, AttributeError):
+        return str(exc.body or "")[:300]
