@@ -15,4 +15,27 @@ bash scripts/provision/base-image.sh
 bash scripts/provision/registry.sh
 
 export TESTCONTAINERS_RYUK_DISABLED=true
-exec .venv/bin/python -m pytest "$@"
+
+# The Kubernetes live suite (tests/k8s_live) runs against COWAIT_TEST_KUBECONFIG. When none is given
+# and the k8sim simulator is beside this checkout (../shared/k8sim), start it for this run.
+simulator="../shared/k8sim/k8sim.py"
+if [ -z "${COWAIT_TEST_KUBECONFIG:-}" ] && [ -f "$simulator" ] && [ "${COWAIT_TEST_NO_K8SIM:-0}" != 1 ]; then
+  k8sdir="$(mktemp -d)"
+  .venv/bin/python "$simulator" --port 0 --kubeconfig "$k8sdir/k8sim.yaml" --crashloop-backoff 1 \
+    >"$k8sdir/k8sim.log" 2>&1 &
+  k8sim_pid=$!
+  trap 'kill "$k8sim_pid" 2>/dev/null; wait "$k8sim_pid" 2>/dev/null; rm -rf "$k8sdir"' EXIT
+  for _ in $(seq 1 120); do
+    [ -s "$k8sdir/k8sim.yaml" ] && break
+    kill -0 "$k8sim_pid" 2>/dev/null || { cat "$k8sdir/k8sim.log" >&2; exit 1; }
+    sleep 0.5
+  done
+  export COWAIT_TEST_KUBECONFIG="$k8sdir/k8sim.yaml"
+  echo "test: Kubernetes live suite against k8sim ($COWAIT_TEST_KUBECONFIG)" >&2
+fi
+
+set +e
+.venv/bin/python -m pytest "$@"
+code=$?
+set -e
+exit "$code"

@@ -125,3 +125,38 @@ def no_leaked_containers():
             pass
     assert not leaked and not leaked_networks, (
         f"left behind: {[c.name for c in leaked]} containers, {[n.name for n in leaked_networks]} networks")
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory):
+    """A real image registry (Debian's docker-registry, distribution 2.8) on a free local port."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        pytest.fail("docker-registry is not installed: scripts/test.sh provisions it")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    tmp_path = tmp_path_factory.mktemp("registry")
+    config = tmp_path / "registry.yml"
+    config.write_text(
+        "version: 0.1\nlog: {level: error}\nstorage:\n  filesystem:\n"
+        f"    rootdirectory: {tmp_path / 'registry-data'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -177,34 +177,3 @@ def test_push_needs_a_registry_part(cowait, make_project):
     result = cowait("push", cwd=root)
     assert result.code == 1
     assert "has no registry or user part" in result.stderr
-
-
-@pytest.fixture
-def registry(tmp_path):
-    """A real image registry (Debian's docker-registry, distribution 2.8) on a free local port."""
-    import socket
-
-    binary = shutil.which("docker-registry")
-    if binary is None:
-        pytest.fail("docker-registry is not installed: scripts/test.sh provisions it")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = tmp_path / "registry.yml"
-    config.write_text(
-        "version: 0.1\nlog: {level: error}\nstorage:\n  filesystem:\n"
-        f"    rootdirectory: {tmp_path / 'registry-data'}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-    )
-    proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)

@@ -120,7 +120,11 @@ class KubernetesTaskEngine:
 
     def follow(self, task_id: str) -> Iterator[str]:
         """Lines of the task's log, from its start until its container stops."""
-        self.wait_started(task_id)
+        pod = self.wait_started(task_id)
+        if not failures.is_started(pod):
+            status = pod.status
+            raise EngineError(f"pod {task_id} failed before its container started: "
+                              f"{status.reason or status.phase}: {status.message or 'no detail'}")
         response = self.core.read_namespaced_pod_log(task_id, self.namespace, container=CONTAINER, follow=True,
                                                      _preload_content=False)
         return split_lines(response.stream(64 * 1024))
