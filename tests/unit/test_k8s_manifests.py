@@ -1,0 +1,123 @@
+"""Every Kubernetes manifest we render validates against the official schemas of the three newest
+minor versions (kubernetes-validate, strict: unknown fields are errors)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from cowait.config.schema import KubernetesCluster
+from cowait.engine.kubernetes.manifests import affinity_spec, pod_manifest, rbac_yaml, router_yaml
+from cowait.runs.kubernetes_run import kubernetes_options
+from cowait.runtime.taskdef import TaskDefinition
+
+VERSIONS = ["1.35.0", "1.36.0", "1.37.0"]
+
+
+def validate(document: dict) -> None:
+    for version in VERSIONS:
+        kubernetes_validate.validate(document, version, strict=True)
+
+
+def taskdef(**options) -> TaskDefinition:
+    cluster = KubernetesCluster(type="kubernetes", namespace="jobs", pull_secrets=["regcred"],
+                                node_selector={"pool": "batch"},
+                                tolerations=[{"key": "batch", "operator": "Exists", "effect": "NoSchedule"}],
+                                **options)
+    engine_options = kubernetes_options(cluster, {"TOKEN": {"source": "secret", "name": "creds", "key": "token"},
+                                                  "MODE": {"source": "configmap", "name": "settings", "key": "mode"}})
+    return TaskDefinition(id="job-1a2b3c4d", name="pkg.mod:Job", run="job-1a2b3c4d", image="reg.example/app@sha256:" + "a" * 64,
+                          inputs={"n": 1}, env={"PLAIN": "value"}, engine="kubernetes", engine_options=engine_options,
+                          cpu="500m", cpu_limit="1", memory="256Mi", memory_limit="512Mi")
+
+
+@pytest.mark.parametrize("affinity", [None, "stack", "spread", {"mode": "spread", "required": True},
+                                      [{"mode": "stack", "weight": 5, "label": "topology.kubernetes.io/zone"},
+                                       {"mode": "spread", "required": True}]])
+def test_pod_manifest_validates(affinity):
+    root = taskdef(affinity=affinity)
+    pod = pod_manifest(root)
+    validate(pod)
+    assert pod["spec"]["restartPolicy"] == "Never"
+    assert pod["spec"]["serviceAccountName"] == "cowait"
+    assert pod["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
+    env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
+    assert env["TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": "creds", "key": "token"}}
+    assert env["MODE"]["valueFrom"] == {"configMapKeyRef": {"name": "settings", "key": "mode"}}
+    assert TaskDefinition.from_json(env["COWAIT_TASK"]["value"]).id == root.id
+    assert pod["spec"]["containers"][0]["resources"] == {"requests": {"cpu": "500m", "memory": "256Mi"},
+                                                         "limits": {"cpu": "1", "memory": "512Mi"}}
+
+
+def test_subtask_pod_is_owned_by_its_parent_pod():
+    child = taskdef()
+    child.parent = "job-1a2b3c4d"
+    child.id = "child-00000000"
+    pod = pod_manifest(child, owner={"name": "job-1a2b3c4d", "uid": "0d9c2c36-4b7e-4c5c-9d0e-0a1b2c3d4e5f"})
+    validate(pod)
+    [owner] = pod["metadata"]["ownerReferences"]
+    assert owner == {"apiVersion": "v1", "kind": "Pod", "name": "job-1a2b3c4d",
+                     "uid": "0d9c2c36-4b7e-4c5c-9d0e-0a1b2c3d4e5f", "blockOwnerDeletion": True}
+    assert pod["metadata"]["labels"]["cowait.parent"] == "job-1a2b3c4d"
+
+
+def test_affinity_terms_have_the_right_types():
+    spread = affinity_spec({"mode": "spread", "required": True})
+    term = spread["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    assert set(term) == {"labelSelector", "topologyKey"}  # a plain PodAffinityTerm, no weight
+    stack = affinity_spec("stack")
+    weighted = stack["podAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
+    assert set(weighted) == {"weight", "podAffinityTerm"}
+    with pytest.raises(ValueError, match="'stack' or 'spread'"):
+        affinity_spec("sideways")
+
+
+@pytest.mark.parametrize("router", ["port-forward", "ingress", "traefik2"])
+def test_rbac_is_least_privilege_and_validates(router):
+    documents = list(yaml.safe_load_all(rbac_yaml("jobs", "cowait", router)))
+    assert [d["kind"] for d in documents] == ["ServiceAccount", "Role", "RoleBinding"]
+    for document in documents:
+        validate(document)
+    resources = {r for rule in documents[1]["rules"] for r in rule["resources"]}
+    expected = {"pods", "pods/log", "pods/exec"}
+    expected |= {"services", "ingresses"} if router == "ingress" else set()
+    expected |= {"services", "ingressroutes"} if router == "traefik2" else set()
+    assert resources == expected
+    assert "secrets" not in resources
+
+
+def test_ingress_router_objects_validate():
+    root = taskdef(router="ingress", domain="cowait.example.com")
+    service, ingress = (yaml.safe_load(t) for t in router_yaml(root, "0d9c2c36-4b7e-4c5c-9d0e-0a1b2c3d4e5f", 8888))
+    validate(service)
+    validate(ingress)
+    assert ingress["apiVersion"] == "networking.k8s.io/v1"
+    assert ingress["spec"]["rules"][0]["host"] == "job-1a2b3c4d.cowait.example.com"
+
+
+def test_traefik2_ingress_route_carries_the_original_settings():
+    root = taskdef(router="traefik2", domain="demo.cowait.io", traefik2={"certresolver": "default"})
+    service, route = (yaml.safe_load(t) for t in router_yaml(root, "0d9c2c36-4b7e-4c5c-9d0e-0a1b2c3d4e5f", 8888))
+    validate(service)  # the IngressRoute is a Traefik CRD: no official schema to check it against
+    assert route["metadata"]["namespace"] == "jobs"  # the original created it in 'default' regardless
+    assert route["spec"]["routes"][0]["match"] == "Host(`job-1a2b3c4d.demo.cowait.io`) && PathPrefix(`/`)"
+    assert route["spec"]["tls"] == {"certResolver": "default"}
+
+
+def test_cli_renderings_validate(tmp_path, isolated_home):
+    (tmp_path / "cowait.yml").write_text(
+        "version: 1\ncowait:\n  image: reg.example/app\n  environment:\n    S: {source: secret, name: s, key: k}\n"
+        "  clusters:\n    demo: {type: kubernetes, namespace: jobs, router: ingress, domain: example.com}\n")
+    (tmp_path / "job.py").write_text("import cowait\n\n@cowait.task\nasync def job(n: int = 1):\n    return n\n")
+    for args in (["render", "k8s", "job", "-c", "demo", "-i", "n=3"], ["render", "k8s", "notebook", "-c", "demo"],
+                 ["cluster", "setup", "demo", "--print"]):
+        proc = subprocess.run([sys.executable, "-m", "cowait", *args], cwd=tmp_path, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        documents = [d for d in yaml.safe_load_all(proc.stdout) if d]
+        assert documents
+        for document in documents:
+            validate(document)
