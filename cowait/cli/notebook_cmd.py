@@ -98,32 +98,44 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
 
     project = open_project()
     cluster_name, cluster_config = project.cluster(cluster)
-    if cluster_config.type != "docker":
-        raise UsageError(f"cluster '{cluster_name}' is of type {cluster_config.type}; this version runs notebooks "
-                         "on Docker only", hint="use -c docker")
-    info("building the image first if the project changed")
-    with BuildView(quiet=not sys.stderr.isatty()) as view:  # in logs, one line is enough
-        built = build_image(project, BuildOptions(), view)
-        view.finish()
-    info(f"image {built.ref} {'is up to date' if built.cached else 'built'}")
-    from cowait.engine.docker.client import docker_client
-
-    labels = docker_client().images.get(built.ref).labels or {}
-    if labels.get("cowait.feature.notebook") != "true":
-        raise CowaitError("the image has no notebook support",
-                          hint="set 'features: {notebook: true}' in cowait.yml (or add a notebook) and run again")
-    collect_finished_runs()
-    host_port = port or _free_port()
+    if cluster_config.type not in ("docker", "kubernetes"):
+        raise UsageError(f"cluster '{cluster_name}' is of type {cluster_config.type}, which cannot run notebooks")
     token = secrets.token_hex(24)
-    warnings: list[str] = []
     options = RunOptions(task=SERVER_TASK, inputs={"token": token, "port": SERVER_PORT}, cluster=cluster)
-    root = plan_docker_run(project, options, built.ref, warnings)
-    root.engine_options["ports"] = [{"host_ip": "127.0.0.1", "host_port": host_port, "container_port": SERVER_PORT}]
+    warnings: list[str] = []
+    forward = None
+    if cluster_config.type == "kubernetes":
+        from cowait.runs.kubernetes_run import KubernetesRun, plan_kubernetes_run, resolve_pushed_image
+
+        info("on a cluster the notebook runs what the pushed image holds (push it with 'cowait build --push')")
+        root = plan_kubernetes_run(project, options, cluster_config, resolve_pushed_image(project, None))
+        root.engine_options["ports"] = [{"container_port": SERVER_PORT}]
+        run = KubernetesRun(root, RunRecord(project.root, root.id))
+    else:
+        info("building the image first if the project changed")
+        with BuildView(quiet=not sys.stderr.isatty()) as view:  # in logs, one line is enough
+            built = build_image(project, BuildOptions(), view)
+            view.finish()
+        info(f"image {built.ref} {'is up to date' if built.cached else 'built'}")
+        from cowait.engine.docker.client import docker_client
+
+        labels = docker_client().images.get(built.ref).labels or {}
+        if labels.get("cowait.feature.notebook") != "true":
+            raise CowaitError("the image has no notebook support",
+                              hint="set 'features: {notebook: true}' in cowait.yml (or add a notebook) and run again")
+        collect_finished_runs()
+        host_port = port or _free_port()
+        root = plan_docker_run(project, options, built.ref, warnings)
+        root.engine_options["ports"] = [{"host_ip": "127.0.0.1", "host_port": host_port,
+                                         "container_port": SERVER_PORT}]
+        run = DockerRun(root, RunRecord(project.root, root.id))
     for message in warnings:
         warning(message)
-    run = DockerRun(root, RunRecord(project.root, root.id))
     run.start()
-    url = f"http://127.0.0.1:{host_port}/lab?token={token}"
+    if cluster_config.type == "kubernetes":
+        url, forward = _cluster_url(run, cluster_config, token, port)
+    else:
+        url = f"http://127.0.0.1:{host_port}/lab?token={token}"
     outcome: dict[str, Any] = {}
 
     def follow() -> None:
@@ -139,9 +151,10 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
 
     trap_termination()
     try:
-        if not _wait_ready(host_port, token, follower):
+        if not _wait_ready(url.split("/lab?")[0], token, follower):
             run.stop()
-            error("Jupyter did not start; see 'cowait logs' of " + root.id)
+            cause = f": {outcome['error']}" if "error" in outcome else ""
+            error(f"Jupyter did not start{cause} (see 'cowait logs {root.id}')")
             return 1
         result(url)
         info("Jupyter Lab is ready (Ctrl-C stops it and every task it started)")
@@ -155,8 +168,30 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
         run.stop()
         info(f"stopped notebook {root.id}; its containers are removed")
         return 0
+    finally:
+        if forward is not None:
+            forward.close()
     run.stop()
     return 1 if "error" in outcome else 0
+
+
+def _cluster_url(run: Any, cluster: Any, token: str, port: int | None) -> tuple[str, Any]:
+    """The notebook's URL on a cluster: through the router's ingress when a domain is set, else a
+    local port-forward that this process holds."""
+    engine = run.engine
+    pod = engine.wait_started(run.root.id)
+    if cluster.router in ("ingress", "traefik2") and cluster.domain:
+        import yaml
+
+        from cowait.engine.kubernetes.manifests import router_yaml
+
+        engine.create_objects([yaml.safe_load(t) for t in router_yaml(run.root, pod.metadata.uid, SERVER_PORT)])
+        scheme = "https" if cluster.router == "traefik2" and cluster.traefik2.certresolver else "http"
+        return f"{scheme}://{run.root.id}.{cluster.domain}/lab?token={token}", None
+    from cowait.engine.kubernetes.portforward import PortForward
+
+    forward = PortForward(engine.stream_api, engine.namespace, run.root.id, SERVER_PORT, port or 0).__enter__()
+    return f"http://127.0.0.1:{forward.local_port}/lab?token={token}", forward
 
 
 def _free_port() -> int:
@@ -167,14 +202,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_ready(port: int, token: str, follower: threading.Thread, timeout: float = 180) -> bool:
+def _wait_ready(base_url: str, token: str, follower: threading.Thread, timeout: float = 180) -> bool:
     """Poll the server's status API until it answers (or the run ended)."""
     import time
     import urllib.error
     import urllib.request
 
     deadline = time.monotonic() + timeout
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/status", headers={"Authorization": f"token {token}"})
+    request = urllib.request.Request(f"{base_url}/api/status", headers={"Authorization": f"token {token}"})
     while time.monotonic() < deadline and follower.is_alive():
         try:
             with urllib.request.urlopen(request, timeout=2) as response:

@@ -37,9 +37,8 @@ def test(cluster, mount, marks, keyword, exitfirst, verbose, junitxml, timeout, 
 
     project = open_project()
     _, cluster_config = project.cluster(cluster)
-    if cluster_config.type != "docker":
-        raise UsageError(f"cluster type {cluster_config.type}: this version runs tests on Docker only",
-                         hint="use -c docker")
+    if cluster_config.type not in ("docker", "kubernetes"):
+        raise UsageError(f"cluster type {cluster_config.type} cannot run tests", hint="use a docker or kubernetes cluster")
     from cowait.build.builder import has_tests
     from cowait.build.context import project_files
 
@@ -50,6 +49,12 @@ def test(cluster, mount, marks, keyword, exitfirst, verbose, junitxml, timeout, 
         built = build_image(project, BuildOptions(), view)
         view.finish()
     info(f"image {built.ref} {'is up to date' if built.cached else 'built'}")
+    image = built.ref
+    if cluster_config.type == "kubernetes":
+        from cowait.runs.kubernetes_run import resolve_pushed_image
+
+        info("on a cluster, tests run what the pushed image holds (push it with 'cowait build --push')")
+        image = resolve_pushed_image(project, None)
     options = TestOptions(mount=mount, marks=marks, keyword=keyword, exitfirst=exitfirst, verbose=verbose,
                           junitxml=junitxml.resolve() if junitxml else None, timeout=timeout,
                           pytest_args=list(pytest_args), cluster=cluster, env=pairs_to_dict(env))
@@ -58,10 +63,13 @@ def test(cluster, mount, marks, keyword, exitfirst, verbose, junitxml, timeout, 
     def output(line: str) -> None:
         click.echo(line)
 
+    from cowait.cli.run_cmd import trap_termination
+
+    trap_termination()
     code = 1
     with RunView("pytest", mode="plain") as subtasks:
         try:
-            code = run_tests(project, built.ref, options, output, subtasks, warnings)
+            code = run_tests(project, image, options, output, subtasks, warnings, cluster_config)
         except KeyboardInterrupt:
             error("tests stopped; their containers are removed")
             sys.exit(130)

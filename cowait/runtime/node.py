@@ -15,6 +15,10 @@ from cowait.runtime.taskdef import TaskDefinition, new_task_id
 from cowait.runtime.types import bind_inputs, encode
 
 
+# Engine options of a run's root that its subtasks must not inherit.
+ROOT_ONLY_OPTIONS = ("command", "ports")
+
+
 class Node:
     """Starts subtasks through the engine named in the task definition, and watches them.
 
@@ -56,6 +60,7 @@ class Node:
             image=image or parent.image,
             env={**(parent.env if inherit_env else {}), **(env or {})},
             volumes=[*(parent.volumes if inherit_volumes else []), *(volumes or [])],
+            engine_options={k: v for k, v in parent.engine_options.items() if k not in ROOT_ONLY_OPTIONS},
             cpu=cpu if cpu is not None else parent.cpu,
             cpu_limit=cpu_limit if cpu_limit is not None else parent.cpu_limit,
             memory=memory if memory is not None else parent.memory,

@@ -3,10 +3,9 @@ tests can start real subtasks; output streams live; every container is removed a
 
 from __future__ import annotations
 
-import io
+import base64
 import os
 import sys
-import tarfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from cowait.config import Project
 from cowait.runs.plan import RunOptions, plan_docker_run
 from cowait.runs.record import RunRecord
 from cowait.runs.state import normalize
+from cowait.runtime.taskdef import TaskDefinition
 
 JUNIT_IN_CONTAINER = "/tmp/cowait-junit.xml"
 NO_TESTS_COLLECTED = 5
@@ -58,66 +58,100 @@ def pytest_arguments(options: TestOptions, color: bool) -> list[str]:
 
 
 def run_tests(project: Project, image: str, options: TestOptions, on_output: Callable[[str], None],
-              on_event: Callable[[dict[str, Any]], None], warnings: list[str]) -> int:
-    """Run pytest in a test container; return pytest's exit code."""
-    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # every container is labelled and removed by us
-    from docker.types import Mount
-    from testcontainers.core.container import DockerContainer
-
-    from cowait.engine.docker.tasks import DockerTaskEngine, _mount
-    from cowait.runs.docker_run import remove_run
-
+              on_event: Callable[[dict[str, Any]], None], warnings: list[str], cluster: Any = None) -> int:
+    """Run pytest in a test container (or pod, on a cluster); return pytest's exit code."""
+    command = pytest_arguments(options, color=sys.stdout.isatty())
     run_options = RunOptions(task="pytest", env=options.env, cluster=options.cluster, mount=options.mount)
-    root = plan_docker_run(project, run_options, image, warnings)
-    engine = DockerTaskEngine()
-    settings = engine.settings(root)
+    if cluster is not None and cluster.type == "kubernetes":
+        from cowait.runs.kubernetes_run import plan_kubernetes_run
+
+        root = plan_kubernetes_run(project, run_options, cluster, image)
+        launcher = _KubernetesSession(root, command)
+    else:
+        root = plan_docker_run(project, run_options, image, warnings)
+        launcher = _DockerSession(root, command)
     record = RunRecord(project.root, root.id).create()
-    engine.client.networks.create(root.engine_options["network"], driver="bridge",
-                                  labels={"cowait.run": root.run})
-    container = (DockerContainer(root.image)
-                 .with_name(root.id)
-                 .with_command(pytest_arguments(options, color=sys.stdout.isatty()))
-                 .with_kwargs(labels=settings.labels, network=settings.network, init=True, working_dir=root.workdir,
-                              mounts=[_mount(Mount, spec) for spec in settings.mounts],
-                              extra_hosts=settings.extra_hosts or None))
-    for key, value in settings.env.items():
-        container.with_env(key, value)
     started = time.time()
     code = -1
     try:
-        with container:
-            for line in engine.follow(root.id):
-                for event in normalize(root.id, line):
-                    record.append_event(event)
-                    if event.get("type") == "log" and event.get("id") == root.id:
-                        on_output(event.get("line", ""))
-                    elif event.get("id") != root.id:
-                        on_event(event)
-            code = int(container.get_wrapped_container().wait().get("StatusCode", -1))
-            if options.junitxml is not None:
-                _copy_out(container.get_wrapped_container(), JUNIT_IN_CONTAINER, options.junitxml)
+        launcher.start()
+        for line in launcher.engine.follow(root.id):
+            for event in normalize(root.id, line):
+                if event.get("type") == "artifact":
+                    if event.get("name") == "junitxml" and options.junitxml is not None:
+                        options.junitxml.parent.mkdir(parents=True, exist_ok=True)
+                        options.junitxml.write_bytes(base64.b64decode(event.get("data", "")))
+                    continue
+                record.append_event(event)
+                if event.get("type") == "log" and event.get("id") == root.id:
+                    on_output(event.get("line", ""))
+                elif event.get("id") != root.id:
+                    on_event(event)
+        code, _ = launcher.engine.wait(root.id)
     finally:
-        remove_run(root.run)
+        launcher.remove()
         record.write_summary({"id": root.id, "task": "pytest", "status": "done" if code == 0 else "fail",
-                              "image": root.image, "started": started, "ended": time.time(), "exit_code": code,
-                              "result": None, "error": None})
+                              "image": root.image, "engine": root.engine, "started": started, "ended": time.time(),
+                              "exit_code": code, "result": None, "error": None})
         record.close()
     return code
 
 
-def _copy_out(container: Any, source: str, target: Path) -> None:
-    """Copy one file out of a (stopped) container to the host."""
-    from docker.errors import NotFound
+class _DockerSession:
+    """The test container through testcontainers (a context manager that always removes it)."""
 
-    try:
-        stream, _ = container.get_archive(source)
-    except NotFound:
-        return
-    data = b"".join(stream)
-    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-        member = archive.getmembers()[0]
-        extracted = archive.extractfile(member)
-        if extracted is None:
-            return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(extracted.read())
+    def __init__(self, root: TaskDefinition, command: list[str]) -> None:
+        from cowait.engine.docker.tasks import DockerTaskEngine
+
+        self.root = root
+        self.command = command
+        self.engine = DockerTaskEngine()
+        self.container = None
+
+    def start(self) -> None:
+        os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # every container is labelled and removed by us
+        from docker.types import Mount
+        from testcontainers.core.container import DockerContainer
+
+        from cowait.engine.docker.tasks import _mount
+
+        settings = self.engine.settings(self.root)
+        self.engine.client.networks.create(self.root.engine_options["network"], driver="bridge",
+                                           labels={"cowait.run": self.root.run})
+        container = (DockerContainer(self.root.image)
+                     .with_name(self.root.id)
+                     .with_command(self.command)
+                     .with_kwargs(labels=settings.labels, network=settings.network, init=True,
+                                  working_dir=self.root.workdir,
+                                  mounts=[_mount(Mount, spec) for spec in settings.mounts],
+                                  extra_hosts=settings.extra_hosts or None))
+        for key, value in settings.env.items():
+            container.with_env(key, value)
+        self.container = container.start()
+
+    def remove(self) -> None:
+        from cowait.runs.docker_run import remove_run
+
+        if self.container is not None:
+            try:
+                self.container.stop()
+            except Exception:  # noqa: BLE001 - removed below in any case
+                pass
+        remove_run(self.root.run)
+
+
+class _KubernetesSession:
+    """The test pod on a cluster; deleting it deletes the subtasks it owns."""
+
+    def __init__(self, root: TaskDefinition, command: list[str]) -> None:
+        from cowait.engine.kubernetes.tasks import KubernetesTaskEngine
+
+        self.root = root
+        root.engine_options["command"] = command
+        self.engine = KubernetesTaskEngine(root.engine_options)
+
+    def start(self) -> None:
+        self.engine.start(self.root)
+
+    def remove(self) -> None:
+        self.engine.kill([self.root.id])

@@ -86,7 +86,7 @@ def pod_yaml(taskdef: TaskDefinition, owner: dict[str, str] | None = None) -> st
         task=taskdef, namespace=options.get("namespace", "default"), labels=labels, annotations=annotations,
         owner=owner, service_account=options.get("service_account"), pull_secrets=options.get("pull_secrets") or [],
         node_selector=options.get("node_selector") or {}, tolerations=options.get("tolerations") or [],
-        affinity=options.get("affinity"), command=RUNTIME_COMMAND, env=pod_env(taskdef),
+        affinity=options.get("affinity"), command=options.get("command") or RUNTIME_COMMAND, env=pod_env(taskdef),
         resources=resources_spec(taskdef), ports=[p["container_port"] for p in options.get("ports") or []],
     )
 

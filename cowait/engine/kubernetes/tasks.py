@@ -35,6 +35,13 @@ class KubernetesTaskEngine:
             self._api = client.CoreV1Api(api_client(self._context, self._config_file))
         return self._api
 
+    def stream_api(self):
+        """A CoreV1Api of its own for websocket streams: the client's stream helpers swap the
+        request function of the ApiClient they use, which must not be one other threads share."""
+        from kubernetes import client
+
+        return client.CoreV1Api(api_client(self._context, self._config_file))
+
     def _fail(self, exc: Exception, action: str) -> EngineError:
         from kubernetes.client.exceptions import ApiException
 
@@ -167,7 +174,7 @@ class KubernetesTaskEngine:
         """An interactive exec websocket (stdin, stdout, stderr) into a task's container."""
         from kubernetes.stream import stream
 
-        return stream(self.core.connect_get_namespaced_pod_exec, task_id, self.namespace, container=container,
+        return stream(self.stream_api().connect_get_namespaced_pod_exec, task_id, self.namespace, container=container,
                       command=command, stdin=True, stdout=True, stderr=True, tty=False, _preload_content=False)
 
 
