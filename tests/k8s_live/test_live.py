@@ -184,3 +184,52 @@ def test_failures_are_translated(project, core, namespace, tmp_path):
     finally:
         config.write_text(original)
     assert wait_gone(core, namespace, "cowait.task") == []
+
+
+def test_cowait_test_on_the_cluster_with_junit(project, tmp_path):
+    root, cowait = project
+    (root / "test_live_suite.py").write_text(
+        "from fanout import square\n\nasync def test_square_in_a_pod():\n    assert await square(x=7) == 49\n")
+    try:
+        pushed = cowait("build", "--push", "-q")
+        assert pushed.returncode == 0, pushed.stderr
+        report = tmp_path / "junit.xml"
+        result = cowait("test", "-c", "live", "--junitxml", str(report))
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "1 passed" in result.stdout
+        assert 'tests="1"' in report.read_text()
+    finally:
+        (root / "test_live_suite.py").unlink()
+
+
+def test_cowait_notebook_on_the_cluster_through_a_port_forward(project, core, namespace):
+    import signal
+
+    from tests.support.jupyter import JupyterServer
+
+    root, cowait = project
+    config = root / "cowait.yml"
+    original = config.read_text()
+    config.write_text(original.replace("  environment:", "  features: {notebook: true}\n  environment:"))
+    try:
+        assert cowait("build", "--push", "-q").returncode == 0
+        process = subprocess.Popen([sys.executable, "-m", "cowait", "notebook", "-c", "live"], cwd=root,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env={**os.environ, "HOME": str(root.parent)})
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), process.stderr.read() if process.poll() is not None else url
+        base, token = url.split("/lab?token=")
+        kernel = JupyterServer(base, token).start_kernel()
+        try:
+            result = kernel.execute("value = await NotebookRunner(path='square.ipynb', x=6)\nprint('value', value)")
+            assert result.status == "ok", result.error
+            assert "value 36" in result.stdout
+            assert "| square of 6 is 36" in result.stdout
+        finally:
+            kernel.ws.close()
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=60)
+        assert process.returncode == 0
+    finally:
+        config.write_text(original)
+    assert wait_gone(core, namespace, "cowait.task") == []
