@@ -101,8 +101,12 @@ def image_name(docker_client):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def no_leaked_containers():
-    """After the whole session, no container or network that cowait labelled may be left."""
+def no_leaked_containers(tmp_path_factory):
+    """After the whole session, no container or network of this session's projects may be left.
+
+    Only this session's objects count (their project lives under its temporary folder), so
+    another test run on the same engine neither trips this check nor loses its containers to it.
+    """
     try:
         from cowait.engine.docker.client import docker_client
 
@@ -110,12 +114,15 @@ def no_leaked_containers():
     except Exception:
         yield
         return
-    label = {"label": "cowait.run"}
-    before = {c.id for c in client.containers.list(all=True, filters=label)}
-    networks_before = {n.id for n in client.networks.list(filters=label)}
+    base = str(tmp_path_factory.getbasetemp())
+
+    def ours(obj) -> bool:
+        return (obj.attrs.get("Labels") or obj.attrs.get("Config", {}).get("Labels") or {}).get(
+            "cowait.project_dir", "").startswith(base)
+
     yield
-    leaked = [c for c in client.containers.list(all=True, filters=label) if c.id not in before]
-    leaked_networks = [n for n in client.networks.list(filters=label) if n.id not in networks_before]
+    leaked = [c for c in client.containers.list(all=True, filters={"label": "cowait.run"}) if ours(c)]
+    leaked_networks = [n for n in client.networks.list(filters={"label": "cowait.run"}) if ours(n)]
     for container in leaked:
         container.remove(force=True)
     for network in leaked_networks:

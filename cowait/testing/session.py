@@ -117,7 +117,8 @@ class _DockerSession:
 
         settings = self.engine.settings(self.root)
         self.engine.client.networks.create(self.root.engine_options["network"], driver="bridge",
-                                           labels={"cowait.run": self.root.run})
+                                           labels={"cowait.run": self.root.run,
+                                                   "cowait.project_dir": self.root.project_dir or ""})
         container = (DockerContainer(self.root.image)
                      .with_name(self.root.id)
                      .with_command(self.command)
