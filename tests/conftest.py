@@ -136,7 +136,11 @@ def no_leaked_containers(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory):
-    """A real image registry (Debian's docker-registry, distribution 2.8) on a free local port."""
+    """A real image registry (Debian's docker-registry, distribution 2.8) on a free local port, or
+    the one COWAIT_TEST_REGISTRY names (one a real cluster can pull from)."""
+    if os.environ.get("COWAIT_TEST_REGISTRY"):
+        yield os.environ["COWAIT_TEST_REGISTRY"]
+        return
     import shutil
     import socket
     import subprocess

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from cowait.engine import labels as L
+from cowait.engine.exits import describe_exit
 from cowait.runtime.events import split_lines
 from cowait.runtime.taskdef import ENV_LIMIT, TASK_ENV, TASK_FILE_ENV, TASK_FILE_PATH, TaskDefinition
 
@@ -193,13 +194,7 @@ class DockerTaskEngine:
         """(exit code, reason in words) once the container has stopped."""
         code = self.api.wait(task_id).get("StatusCode", -1)
         state = self.api.inspect_container(task_id).get("State", {})
-        if state.get("OOMKilled"):
-            return code, "ran out of memory (OOMKilled)"
-        if code == 137:
-            return code, "was killed (SIGKILL)"
-        if code == 143:
-            return code, "was stopped (SIGTERM)"
-        return code, f"exited with code {code}"
+        return code, describe_exit(code, bool(state.get("OOMKilled")))
 
     # --- cleanup --------------------------------------------------------------------------
     def remove(self, task_id: str, subtree: bool = True) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cowait.engine.exits import describe_exit
+
 IMAGE_PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
 CONFIG_REASONS = {"CreateContainerConfigError", "CreateContainerError"}
 
@@ -46,14 +48,7 @@ def exit_reason(pod: Any) -> tuple[int, str]:
     terminated = state.state.terminated if state and state.state else None
     if terminated is None:
         return -1, f"ended in phase {status.phase if status else 'unknown'}"
-    code = terminated.exit_code
-    if terminated.reason == "OOMKilled":
-        return code, "ran out of memory (OOMKilled)"
-    if code == 137:
-        return code, "was killed (SIGKILL)"
-    if code == 143:
-        return code, "was stopped (SIGTERM)"
-    return code, f"exited with code {code}"
+    return terminated.exit_code, describe_exit(terminated.exit_code, terminated.reason == "OOMKilled")
 
 
 def is_started(pod: Any) -> bool:
