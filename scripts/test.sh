@@ -12,7 +12,7 @@ fi
 .venv/bin/python -m pip install -q -e '.[test]' 2>&1 | { grep -v '^WARNING: Location' || true; }
 bash scripts/provision/compose-plugin.sh .venv/bin/python
 bash scripts/provision/base-image.sh
-bash scripts/provision/registry.sh
+bash scripts/provision/test-tools.sh
 
 export TESTCONTAINERS_RYUK_DISABLED=true
 

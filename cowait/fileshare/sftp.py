@@ -1,0 +1,336 @@
+"""The caller's side of the file share: an SFTP server (asyncssh's protocol implementation) over a
+plain byte stream, jailed to one folder, optionally read-only and with hidden patterns."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import fnmatch
+import logging
+import os
+import sys
+import threading
+from typing import Any, AsyncIterator, Callable
+
+import asyncssh
+from asyncssh.sftp import (FXF_APPEND, FXF_CREAT, FXF_EXCL, FXF_READ, FXF_TRUNC, FXF_WRITE, SFTPAttrs,
+                           SFTPName, SFTPServer, run_sftp_server)
+
+from cowait.fileshare.jail import Jail, normalize
+
+SFTP_VERSION = 3
+
+
+def _text(path: bytes) -> str:
+    return os.fsdecode(path)
+
+
+class JailedSFTPServer(SFTPServer):
+    """Serves ``jail``'s folder; every operation goes through the jail's descriptor walk."""
+
+    def __init__(self, chan: Any, jail: Jail, read_only: bool = False, exclude: list[str] | None = None) -> None:
+        super().__init__(chan)
+        self.jail = jail
+        self.read_only = read_only
+        self.exclude = list(exclude or [])
+
+    # --- policy ---------------------------------------------------------------------------
+    def _check(self, path: bytes, write: bool = False) -> str:
+        text = _text(path)
+        relative = "/".join(normalize(text))
+        for pattern in self.exclude:
+            name = relative.rsplit("/", 1)[-1]
+            if fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(name, pattern) or \
+                    relative.startswith(pattern.rstrip("/") + "/"):
+                raise FileNotFoundError(errno.ENOENT, "hidden by fileshare.exclude", text)
+        if write and self.read_only:
+            raise PermissionError(errno.EROFS, "the share is read-only", text)
+        return text
+
+    # --- paths ----------------------------------------------------------------------------
+    def map_path(self, path: bytes) -> bytes:
+        return path
+
+    def reverse_map_path(self, path: bytes) -> bytes:
+        return path
+
+    def realpath(self, path: bytes) -> bytes:
+        return os.fsencode(self.jail.relative(_text(path)))
+
+    # --- metadata -------------------------------------------------------------------------
+    def stat(self, path: bytes) -> Any:
+        with self.jail.parent(self._check(path), follow=True) as (fd, name):
+            return os.stat(name, dir_fd=fd, follow_symlinks=False)
+
+    def lstat(self, path: bytes) -> Any:
+        with self.jail.parent(self._check(path), follow=False) as (fd, name):
+            return os.stat(name, dir_fd=fd, follow_symlinks=False)
+
+    def setstat(self, path: bytes, attrs: SFTPAttrs) -> None:
+        self._setstat(path, attrs, follow=True)
+
+    def lsetstat(self, path: bytes, attrs: SFTPAttrs) -> None:
+        self._setstat(path, attrs, follow=False)
+
+    def _setstat(self, path: bytes, attrs: SFTPAttrs, follow: bool) -> None:
+        with self.jail.parent(self._check(path, write=True), follow=follow) as (fd, name):
+            if attrs.size is not None:
+                handle = os.open(name, os.O_WRONLY | os.O_NOFOLLOW, dir_fd=fd)
+                try:
+                    os.ftruncate(handle, attrs.size)
+                finally:
+                    os.close(handle)
+            if attrs.permissions is not None:
+                os.chmod(name, attrs.permissions & 0o7777, dir_fd=fd, follow_symlinks=False) \
+                    if not follow else os.chmod(name, attrs.permissions & 0o7777, dir_fd=fd)
+            if attrs.atime is not None and attrs.mtime is not None:
+                os.utime(name, (attrs.atime, attrs.mtime), dir_fd=fd, follow_symlinks=False)
+
+    def statvfs(self, path: bytes) -> Any:
+        return os.fstatvfs(self.jail.root_fd)
+
+    # --- files ----------------------------------------------------------------------------
+    def open(self, path: bytes, pflags: int, attrs: SFTPAttrs) -> object:
+        write = bool(pflags & (FXF_WRITE | FXF_APPEND | FXF_CREAT | FXF_TRUNC))
+        text = self._check(path, write=write)
+        if pflags & FXF_READ and pflags & FXF_WRITE:
+            flags = os.O_RDWR
+        elif pflags & FXF_WRITE:
+            flags = os.O_WRONLY
+        else:
+            flags = os.O_RDONLY
+        if pflags & FXF_APPEND:
+            flags |= os.O_APPEND
+        if pflags & FXF_CREAT:
+            flags |= os.O_CREAT
+        if pflags & FXF_TRUNC:
+            flags |= os.O_TRUNC
+        if pflags & FXF_EXCL:
+            flags |= os.O_EXCL
+        permissions = attrs.permissions if attrs.permissions is not None else 0o644
+        with self.jail.parent(text, follow=True) as (fd, name):
+            return _Handle(os.open(name, flags | os.O_NOFOLLOW, permissions & 0o7777, dir_fd=fd),
+                           append=bool(flags & os.O_APPEND))
+
+    def read(self, file_obj: Any, offset: int, size: int) -> bytes:
+        return os.pread(file_obj.fileno(), size, offset)
+
+    def write(self, file_obj: Any, offset: int, data: bytes) -> int:
+        if file_obj.append:
+            return os.write(file_obj.fileno(), data)
+        return os.pwrite(file_obj.fileno(), data, offset)
+
+    def fsync(self, file_obj: Any) -> None:
+        os.fsync(file_obj.fileno())
+
+    # --- names ----------------------------------------------------------------------------
+    async def scandir(self, path: bytes) -> AsyncIterator[SFTPName]:
+        text = self._check(path)
+        with self.jail.parent(text, follow=True) as (fd, name):
+            folder = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+        try:
+            names = [".", ".."] + sorted(os.listdir(folder))
+            prefix = "/".join(normalize(text))
+            for entry in names:
+                relative = f"{prefix}/{entry}" if prefix else entry
+                if entry not in (".", "..") and self._hidden(relative):
+                    continue
+                try:
+                    info = os.stat(entry, dir_fd=folder, follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                attrs = SFTPAttrs.from_local(info)
+                yield SFTPName(os.fsencode(entry), self.format_longname(SFTPName(os.fsencode(entry), attrs=attrs)),
+                               attrs)
+        finally:
+            os.close(folder)
+
+    def _hidden(self, relative: str) -> bool:
+        try:
+            self._check(os.fsencode(relative))
+        except FileNotFoundError:
+            return True
+        return False
+
+    def remove(self, path: bytes) -> None:
+        with self.jail.parent(self._check(path, write=True), follow=False) as (fd, name):
+            os.unlink(name, dir_fd=fd)
+
+    def rename(self, oldpath: bytes, newpath: bytes) -> None:
+        with self.jail.parent(self._check(newpath, write=True), follow=False) as (new_fd, new_name):
+            try:
+                os.stat(new_name, dir_fd=new_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                pass
+            else:
+                raise FileExistsError(errno.EEXIST, "target exists", _text(newpath))
+        self.posix_rename(oldpath, newpath)
+
+    def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
+        with self.jail.parent(self._check(oldpath, write=True), follow=False) as (old_fd, old_name), \
+                self.jail.parent(self._check(newpath, write=True), follow=False) as (new_fd, new_name):
+            os.replace(old_name, new_name, src_dir_fd=old_fd, dst_dir_fd=new_fd)
+
+    def mkdir(self, path: bytes, attrs: SFTPAttrs) -> None:
+        mode = attrs.permissions if attrs.permissions is not None else 0o777
+        with self.jail.parent(self._check(path, write=True), follow=False) as (fd, name):
+            os.mkdir(name, mode & 0o7777, dir_fd=fd)
+
+    def rmdir(self, path: bytes) -> None:
+        with self.jail.parent(self._check(path, write=True), follow=False) as (fd, name):
+            os.rmdir(name, dir_fd=fd)
+
+    def readlink(self, path: bytes) -> bytes:
+        with self.jail.parent(self._check(path), follow=False) as (fd, name):
+            return os.fsencode(os.readlink(name, dir_fd=fd))
+
+    def symlink(self, oldpath: bytes, newpath: bytes) -> None:
+        # OpenSSH's sftp-server (which sshfs expects) sends the arguments swapped: target first.
+        target, link = _text(oldpath), self._check(newpath, write=True)
+        joined = os.path.normpath(os.path.join(os.path.dirname("/".join(normalize(link))), target))
+        if target.startswith("/") or joined == ".." or joined.startswith("../"):
+            raise PermissionError(errno.EACCES, "a link must point inside the shared folder", target)
+        with self.jail.parent(link, follow=False) as (fd, name):
+            os.symlink(target, name, dir_fd=fd)
+
+    def link(self, oldpath: bytes, newpath: bytes) -> None:
+        with self.jail.parent(self._check(oldpath), follow=False) as (old_fd, old_name), \
+                self.jail.parent(self._check(newpath, write=True), follow=False) as (new_fd, new_name):
+            os.link(old_name, new_name, src_dir_fd=old_fd, dst_dir_fd=new_fd, follow_symlinks=False)
+
+
+class _Handle:
+    """An open file of a client: its descriptor (reads and writes are positional)."""
+
+    def __init__(self, fd: int, append: bool) -> None:
+        self.fd = fd
+        self.append = append
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class _Channel:
+    """What asyncssh's SFTP server asks of an SSH channel, for a plain byte stream."""
+
+    def __init__(self) -> None:
+        self.logger = asyncssh.logging.logger.get_child("fileshare")
+        self.closing = False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+    def get_connection(self) -> None:
+        return None
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+
+class _Reader:
+    def __init__(self, stream: asyncio.StreamReader, channel: _Channel) -> None:
+        self.stream = stream
+        self.channel = channel
+        self.logger = channel.logger
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+    async def readexactly(self, n: int) -> bytes:
+        try:
+            return await self.stream.readexactly(n)
+        except asyncio.IncompleteReadError as exc:
+            raise asyncssh.misc.ConnectionLost("stream closed") from exc
+
+
+class _Writer:
+    def __init__(self, send: Callable[[bytes], None], close: Callable[[], None], channel: _Channel) -> None:
+        self.send = send
+        self._close = close
+        self.channel = channel
+        self.logger = channel.logger
+
+    def write(self, data: bytes) -> None:
+        if not self.channel.closing:
+            self.send(data)
+
+    def close(self) -> None:
+        self.channel.closing = True
+        self._close()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+
+async def serve(jail: Jail, reader: asyncio.StreamReader, send: Callable[[bytes], None],
+                close: Callable[[], None] = lambda: None, read_only: bool = False,
+                exclude: list[str] | None = None) -> None:
+    """Serve SFTP for one client on a byte stream (``reader`` in, ``send`` out) until it closes."""
+    channel = _Channel()
+    server = JailedSFTPServer(channel, jail, read_only=read_only, exclude=exclude)
+    try:
+        await run_sftp_server(server, _Reader(reader, channel), _Writer(send, close, channel), SFTP_VERSION)
+    except (asyncssh.misc.ConnectionLost, ConnectionError, BrokenPipeError):
+        pass
+
+
+def feed_from_fd(fd: int, reader: asyncio.StreamReader, loop: asyncio.AbstractEventLoop) -> threading.Thread:
+    """A thread that copies what arrives on ``fd`` into ``reader`` (any kind of fd: pipe, socket,
+    a docker exec socket), ending it with EOF."""
+
+    def pump() -> None:
+        try:
+            while True:
+                data = os.read(fd, 256 * 1024)
+                if not data:
+                    break
+                loop.call_soon_threadsafe(reader.feed_data, data)
+        except OSError:
+            pass
+        finally:
+            loop.call_soon_threadsafe(reader.feed_eof)
+
+    thread = threading.Thread(target=pump, name="fileshare-read", daemon=True)
+    thread.start()
+    return thread
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+async def serve_stdio(root: str, read_only: bool = False, exclude: list[str] | None = None) -> None:
+    """Serve ``root`` on this process's stdin and stdout (as `sftp -D` and `sshfs -o passive` expect).
+
+    Plain reads and writes in a thread: asyncio's pipe transports close a write end that is also
+    readable, which it is when stdin and stdout are one socket (as `sftp -D` gives them).
+    """
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=2 ** 22)
+    feed_from_fd(0, reader, loop)
+    jail = Jail(root)
+    try:
+        await serve(jail, reader, lambda data: write_all(1, data), read_only=read_only, exclude=exclude)
+    finally:
+        jail.close()
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Serve a folder over SFTP on stdin/stdout, jailed to it.")
+    parser.add_argument("root")
+    parser.add_argument("--read-only", action="store_true")
+    parser.add_argument("--exclude", action="append", default=[])
+    arguments = parser.parse_args()
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)
+    asyncio.run(serve_stdio(arguments.root, arguments.read_only, arguments.exclude))
+    sys.exit(0)

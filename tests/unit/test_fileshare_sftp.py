@@ -1,0 +1,107 @@
+"""The caller's side of the file share: the jailed SFTP server, driven by OpenSSH's own `sftp`
+client over a plain stream (`sftp -D`), checked against the disk."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cowait.fileshare.jail import Jail, JailError
+
+pytestmark = pytest.mark.skipif(shutil.which("sftp") is None, reason="OpenSSH's sftp client is not installed")
+
+
+def sftp(root: Path, commands: str, *server_args: str) -> subprocess.CompletedProcess:
+    server = " ".join([sys.executable, "-m", "cowait.fileshare.sftp", str(root), *server_args])
+    return subprocess.run(["sftp", "-D", server, "-b", "-"], input=commands, capture_output=True, text=True,
+                          timeout=60)
+
+
+@pytest.fixture
+def shared(tmp_path: Path) -> Path:
+    root = tmp_path / "share"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.txt").write_text("hello\n")
+    (root / "sub" / "b.txt").write_text("in sub\n")
+    os.symlink("a.txt", root / "inner-link")
+    os.symlink("/etc", root / "etc-link")
+    os.symlink("../..", root / "sub" / "up")
+    (tmp_path / "secret.txt").write_text("outside\n")
+    return root
+
+
+def test_read_write_rename_delete_list(shared, tmp_path):
+    local = tmp_path / "local.bin"
+    local.write_bytes(os.urandom(300_000))
+    got = tmp_path / "got.txt"
+    result = sftp(shared, f"get a.txt {got}\nput {local} up.bin\nrename up.bin moved.bin\nmkdir newdir\n"
+                          f"put {local} newdir/x.bin\nrm newdir/x.bin\nrmdir newdir\nls -1 sub\n")
+    assert result.returncode == 0, result.stderr
+    assert got.read_text() == "hello\n"
+    assert (shared / "moved.bin").read_bytes() == local.read_bytes()  # bit-exact on the caller's disk
+    assert not (shared / "up.bin").exists() and not (shared / "newdir").exists()
+    assert "sub/b.txt" in result.stdout
+
+
+def test_links_inside_are_followed(shared, tmp_path):
+    got = tmp_path / "via-link.txt"
+    assert sftp(shared, f"get inner-link {got}\n").returncode == 0
+    assert got.read_text() == "hello\n"
+
+
+@pytest.mark.parametrize("path", ["../secret.txt", "../../etc/hostname", "/etc/hostname", "etc-link/hostname",
+                                  "sub/up/secret.txt", "sub/../../secret.txt"])
+def test_escapes_are_refused(shared, tmp_path, path):
+    target = tmp_path / "escaped.txt"
+    result = sftp(shared, f"get {path} {target}\n")
+    assert result.returncode != 0
+    assert not target.exists()
+
+
+def test_a_link_out_cannot_be_made(shared):
+    result = sftp(shared, "symlink /etc/passwd sneaky\n")
+    assert result.returncode != 0 and "Permission denied" in result.stderr
+    assert not (shared / "sneaky").exists()
+    result = sftp(shared, "symlink ../../etc/passwd sneaky\n")
+    assert not (shared / "sneaky").exists()
+
+
+def test_read_only_share(shared, tmp_path):
+    local = tmp_path / "f.txt"
+    local.write_text("x")
+    refused = sftp(shared, f"put {local} new.txt\n", "--read-only")
+    assert refused.returncode != 0 and not (shared / "new.txt").exists()
+    got = tmp_path / "got.txt"
+    assert sftp(shared, f"get a.txt {got}\n", "--read-only").returncode == 0
+
+
+def test_excluded_patterns_are_hidden(shared, tmp_path):
+    (shared / ".env").write_text("TOKEN=x\n")
+    listing = sftp(shared, "ls -1a\n", "--exclude", ".env")
+    assert ".env" not in listing.stdout and "a.txt" in listing.stdout
+    got = tmp_path / "env"
+    assert sftp(shared, f"get .env {got}\n", "--exclude", ".env").returncode != 0
+    assert not got.exists()
+
+
+def test_a_folder_swapped_for_a_link_during_an_operation_stays_inside(shared, tmp_path):
+    """The walk holds the folder's descriptor: replacing the folder by a link to /etc afterwards
+    does not redirect the operation."""
+    jail = Jail(str(shared))
+    try:
+        with jail.parent("sub/b.txt", follow=False) as (fd, name):
+            os.rename(shared / "sub", shared / "sub-moved")
+            os.symlink("/etc", shared / "sub")
+            assert os.stat(name, dir_fd=fd).st_size == len("in sub\n")  # still the real file
+            with pytest.raises(FileNotFoundError):
+                os.stat("hostname", dir_fd=fd)
+        with pytest.raises(JailError):
+            with jail.parent("sub/hostname"):
+                pass
+    finally:
+        jail.close()
