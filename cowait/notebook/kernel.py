@@ -112,7 +112,9 @@ class CowaitKernel(IPythonKernel):
             line = f"{task_id} * failed: {error.get('type', '')}: {error.get('message', '')}"
         else:
             return
-        print(line, flush=True)
+        # one write per line, so a line stays whole next to what the cell itself prints
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
     def do_shutdown(self, restart: bool):
         """Restart or shutdown stops the subtasks this kernel started."""

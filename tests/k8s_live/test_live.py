@@ -221,7 +221,8 @@ def test_cowait_notebook_on_the_cluster_through_a_port_forward(project, core, na
         base, token = url.split("/lab?token=")
         kernel = JupyterServer(base, token).start_kernel()
         try:
-            result = kernel.execute("value = await NotebookRunner(path='square.ipynb', x=6)\nprint('value', value)")
+            result = kernel.execute("value = await NotebookRunner(path='square.ipynb', x=6)\n"
+                                    "import sys; sys.stdout.write(f'value {value}\\n')")
             assert result.status == "ok", result.error
             assert "value 36" in result.stdout
             assert "| square of 6 is 36" in result.stdout
