@@ -134,7 +134,7 @@ def build_image(project: Project, options: BuildOptions, progress: Progress) -> 
         progress("info", f"trusting CA bundle {ca_bundle} during the build")
 
     workdir = "/var/task" if settings.workdir in (".", "") else f"/var/task/{settings.workdir.strip('/')}"
-    args = {**build_args, "BASE": base_id, "WORKDIR": workdir}
+    args = {**build_args, "BASE": base_id, "WORKDIR": workdir, "FILESHARE": "1" if notebooks else "0"}
     content = context.content_hash(repr(sorted(args.items())), repr(options.no_cache))[:12]
     tags = [f"{repository}:latest", f"{repository}:{content}"]
     if explicit_tag or options.tag:

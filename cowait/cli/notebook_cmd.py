@@ -33,15 +33,19 @@ def container_path(project: Any, host_path: Path, what: str) -> str:
 @click.option("--open", "open_browser", is_flag=True, help="Open the notebook in a browser.")
 @click.option("--port", type=int, help="Local port (default: a free one).")
 @click.option("-v", "--verbose", is_flag=True, help="Also show the Jupyter server's own log.")
+@click.option("--share", type=click.Choice(["bind", "stream", "ro", "off"]), default="bind", show_default=True,
+              help="How the project folder reaches the notebook: a bind mount, the streamed file share "
+                   "(read-write or read-only), or not at all (what the image holds).")
 @click.pass_context
-def notebook(ctx: click.Context, cluster: str | None, open_browser: bool, port: int | None, verbose: bool) -> None:
+def notebook(ctx: click.Context, cluster: str | None, open_browser: bool, port: int | None, verbose: bool,
+             share: str) -> None:
     """Start Jupyter Lab with the Cowait kernel in the project image; the project folder is live.
 
     Subtasks started from cells run in their own containers. Ctrl-C stops the server, its kernels
     and their subtasks, and removes every container.
     """
     if ctx.invoked_subcommand is None:
-        sys.exit(serve_notebook(cluster, open_browser, port, verbose))
+        sys.exit(serve_notebook(cluster, open_browser, port, verbose, share))
 
 
 @notebook.command("run")
@@ -82,7 +86,8 @@ def run_notebook(path: Path, inputs, input_file, env, cluster, image, cpu, cpu_l
     sys.exit(start_and_follow(options, build_first=build_first, detach=detach, mode=mode))
 
 
-def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, verbose: bool) -> int:
+def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, verbose: bool,
+                   share: str = "bind") -> int:
     """Run Jupyter Lab until Ctrl-C; return the exit code."""
     import secrets
 
@@ -101,7 +106,9 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
     if cluster_config.type not in ("docker", "kubernetes"):
         raise UsageError(f"cluster '{cluster_name}' is of type {cluster_config.type}, which cannot run notebooks")
     token = secrets.token_hex(24)
-    options = RunOptions(task=SERVER_TASK, inputs={"token": token, "port": SERVER_PORT}, cluster=cluster)
+    file_share = None
+    options = RunOptions(task=SERVER_TASK, inputs={"token": token, "port": SERVER_PORT}, cluster=cluster,
+                         mount=share == "bind")
     warnings: list[str] = []
     forward = None
     if cluster_config.type == "kubernetes":
@@ -128,10 +135,23 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
         root = plan_docker_run(project, options, built.ref, warnings)
         root.engine_options["ports"] = [{"host_ip": "127.0.0.1", "host_port": host_port,
                                          "container_port": SERVER_PORT}]
+        if share in ("stream", "ro"):
+            from cowait.fileshare.local import LocalShare
+
+            file_share = LocalShare(project.root, root.run, built.ref, str(project.root), read_only=share == "ro",
+                                    exclude=project.settings.fileshare.exclude)
+            file_share.start()
+            root.volumes.insert(0, file_share.volume)
+            info(f"project folder streamed through the file share ({'read-only' if share == 'ro' else 'read-write'})")
         run = DockerRun(root, RunRecord(project.root, root.id))
     for message in warnings:
         warning(message)
-    run.start()
+    try:
+        run.start()
+    except BaseException:
+        if file_share is not None:
+            file_share.close()
+        raise
     if cluster_config.type == "kubernetes":
         url, forward = _cluster_url(run, cluster_config, token, port)
     else:
@@ -171,6 +191,9 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
     finally:
         if forward is not None:
             forward.close()
+        if file_share is not None:
+            run.stop()
+            file_share.close()
     run.stop()
     return 1 if "error" in outcome else 0
 

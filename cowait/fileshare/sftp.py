@@ -209,6 +209,9 @@ class _Handle:
     def fileno(self) -> int:
         return self.fd
 
+    def flush(self) -> None:
+        """Writes are unbuffered (pwrite): nothing to flush."""
+
     def close(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)

@@ -1,0 +1,177 @@
+"""Local stream mode of the file share: the same sidecar and exec transport as on a cluster,
+on the local engine (``cowait notebook --share stream``).
+
+A host folder, made a shared mount, is bind-mounted ``rshared`` into a privileged sidecar, which
+runs ``sshfs -o passive`` on a ``docker exec`` stream fed by this process's jailed SFTP server.
+The FUSE mount propagates to the host folder and from there, ``rslave``, into the notebook and
+its subtasks. No inbound connection reaches this process; if the stream drops, the mount fails
+fast and this process mounts it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from cowait.engine import labels as L
+from cowait.errors import CowaitError
+from cowait.fileshare.jail import Jail
+from cowait.fileshare.sftp import serve
+
+MOUNT_POINT = "/mnt/share"
+# Short caches: a local edit is visible remotely within a second.
+SSHFS_OPTIONS = "passive,attr_timeout=0.5,entry_timeout=0.5,negative_timeout=0.5,dir_cache=no,allow_other"
+
+
+class LocalShare:
+    """Serves ``root`` into containers through a sidecar; ``volume`` is what they mount."""
+
+    def __init__(self, root: Path, run_id: str, image: str, project_dir: str, read_only: bool = False,
+                 exclude: list[str] | None = None) -> None:
+        from cowait.engine.docker.client import docker_client
+
+        self.root = root
+        self.run_id = run_id
+        self.image = image
+        self.project_dir = project_dir
+        self.read_only = read_only
+        self.exclude = exclude or []
+        self.client = docker_client()
+        self.folder = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / "cowait-shares" / run_id
+        self.sidecar_id = f"{run_id}-share"
+        self._closing = threading.Event()
+        self._mounted = threading.Event()
+        self._socket = None
+        self.reconnects = 0
+
+    @property
+    def volume(self) -> dict[str, Any]:
+        """The mount spec of the shared folder for task containers (they see the caller's files)."""
+        return {"type": "bind", "source": str(self.folder), "target": "/var/task", "propagation": "rslave"}
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def start(self, timeout: float = 30) -> None:
+        if os.geteuid() != 0:
+            raise CowaitError("--share stream needs root on this machine (it makes a shared mount)",
+                              hint="use the default bind share locally")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        _run(["mount", "--bind", str(self.folder), str(self.folder)])
+        _run(["mount", "--make-rshared", str(self.folder)])
+        from docker.types import Mount
+
+        self.client.containers.run(
+            self.image, ["sleep", "infinity"], name=self.sidecar_id, detach=True, network_mode="none",
+            devices=["/dev/fuse:/dev/fuse:rwm"], cap_add=["SYS_ADMIN"], security_opt=["apparmor=unconfined"],
+            mounts=[Mount(target=MOUNT_POINT, source=str(self.folder), type="bind", propagation="rshared")],
+            labels={L.RUN: self.run_id, L.TASK: self.sidecar_id, L.NAME: "fileshare", L.PARENT: self.run_id,
+                    L.ROOT: "false", L.PROJECT_DIR: self.project_dir}, init=True)
+        threading.Thread(target=self._supervise, name="fileshare", daemon=True).start()
+        if not self._mounted.wait(timeout):
+            self.close()
+            raise CowaitError("the file share did not mount in time", hint="is sshfs in the image? rebuild it")
+
+    def close(self) -> None:
+        self._closing.set()
+        self._drop()
+        try:
+            self.client.containers.get(self.sidecar_id).remove(force=True)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+        subprocess.run(["umount", "-l", str(self.folder)], capture_output=True)
+        subprocess.run(["umount", "-l", str(self.folder)], capture_output=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> "LocalShare":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _drop(self) -> None:
+        """Cut the stream (also how tests simulate a network failure)."""
+        sock = self._socket
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    # --- the stream -----------------------------------------------------------------------
+    def _supervise(self) -> None:
+        """Mount, serve until the stream ends, and mount again unless closing."""
+        while not self._closing.is_set():
+            try:
+                self._serve_once()
+            except Exception:  # noqa: BLE001 - the stream failed: mount again
+                pass
+            if self._closing.is_set():
+                break
+            self.reconnects += 1
+            self._mounted.clear()
+            time.sleep(0.2)
+
+    def _serve_once(self) -> None:
+        from docker.utils.socket import frames_iter
+
+        api = self.client.api
+        try:  # a previous, dead FUSE mount must go first (only that: the shared bind mount stays)
+            api.exec_start(api.exec_create(self.sidecar_id, [
+                "sh", "-c", f"grep -q ' {MOUNT_POINT} fuse' /proc/mounts && fusermount3 -u -z {MOUNT_POINT} || true"])["Id"])
+        except Exception:  # noqa: BLE001 - nothing was mounted
+            pass
+        exec_id = api.exec_create(self.sidecar_id, ["sshfs", "-f", "-o", SSHFS_OPTIONS, ":/", MOUNT_POINT],
+                                  stdin=True, stdout=True, stderr=True)["Id"]
+        sock = api.exec_start(exec_id, socket=True)
+        self._socket = sock._sock
+        loop = asyncio.new_event_loop()
+        reader = asyncio.StreamReader(limit=2 ** 22, loop=loop)
+
+        def pump() -> None:
+            try:
+                for stream, data in frames_iter(sock, tty=False):
+                    if stream == 1:
+                        loop.call_soon_threadsafe(reader.feed_data, data)
+            except OSError:
+                pass
+            finally:
+                loop.call_soon_threadsafe(reader.feed_eof)
+
+        threading.Thread(target=pump, daemon=True).start()
+        threading.Thread(target=self._watch_mount, args=(exec_id,), daemon=True).start()
+        jail = Jail(str(self.root))
+        try:
+            loop.run_until_complete(serve(jail, reader, self._socket.sendall, read_only=self.read_only,
+                                          exclude=self.exclude))
+        finally:
+            jail.close()
+            loop.close()
+            self._drop()
+
+    def _watch_mount(self, exec_id: str) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not self._closing.is_set():
+            if os.path.ismount(self.folder / "") and _is_fuse(self.folder):
+                self._mounted.set()
+                return
+            time.sleep(0.1)
+
+
+def _is_fuse(folder: Path) -> bool:
+    try:
+        with open("/proc/self/mountinfo") as handle:
+            return any(f" {folder} " in line and "fuse" in line for line in handle)
+    except OSError:
+        return False
+
+
+def _run(command: list[str]) -> None:
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise CowaitError(f"{' '.join(command)} failed: {done.stderr.strip()}")

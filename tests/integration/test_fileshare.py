@@ -1,0 +1,130 @@
+"""The live file share in local stream mode (`cowait notebook --share stream`): the same sidecar and
+exec transport as on a cluster, on the local engine, driven through a real Jupyter kernel."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.support.jupyter import JupyterServer
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow,
+              pytest.mark.skipif(os.geteuid() != 0, reason="stream mode makes a shared mount: needs root")]
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "notebooks"
+
+
+@pytest.fixture(scope="module")
+def streamed(tmp_path_factory):
+    """`cowait notebook --share stream` on the notebooks fixture; yields (project, kernel, sidecar id)."""
+    from cowait.engine.docker.client import docker_client
+
+    root = tmp_path_factory.mktemp("share") / "project"
+    shutil.copytree(FIXTURE, root)
+    image = f"cowait-test-share-{uuid.uuid4().hex[:6]}"
+    config = root / "cowait.yml"
+    config.write_text(config.read_text().replace("image: cowait-test-notebooks", f"image: {image}"))
+    process = subprocess.Popen([sys.executable, "-m", "cowait", "notebook", "--share", "stream"], cwd=root,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = process.stdout.readline().strip()
+    assert url.startswith("http://"), process.stderr.read() if process.poll() is not None else url
+    base, token = url.split("/lab?token=")
+    kernel = JupyterServer(base, token).start_kernel()
+    sidecar = [c for c in docker_client().containers.list(filters={"label": f"cowait.project_dir={root}"})
+               if c.labels.get("cowait.name") == "fileshare"][0]
+    yield root, kernel, sidecar
+    kernel.ws.close()
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=60)
+    assert process.returncode == 0
+    assert docker_client().containers.list(all=True, filters={"label": f"cowait.project_dir={root}"}) == []
+    for found in docker_client().images.list(name=image):
+        docker_client().images.remove(found.id, force=True)
+
+
+def run(kernel, code: str) -> str:
+    result = kernel.execute(code)
+    assert result.status == "ok", result.error
+    return result.stdout
+
+
+def test_the_notebook_works_on_the_callers_files(streamed):
+    root, kernel, _ = streamed
+    assert "(fuse" in run(kernel, "print(open('/proc/mounts').read())").replace("fuse.sshfs", "(fuse")
+    listing = run(kernel, "import os; print(sorted(os.listdir('.')))")
+    assert "square.ipynb" in listing and "helpers.py" in listing
+    run(kernel, "open('made.txt', 'w').write('from the notebook')\nos.rename('made.txt', 'renamed.txt')")
+    assert (root / "renamed.txt").read_text() == "from the notebook"
+    (root / "to-delete.txt").write_text("x")
+    run(kernel, "os.remove('to-delete.txt')")
+    assert not (root / "to-delete.txt").exists()
+
+
+def test_a_local_edit_is_visible_remotely_within_a_second(streamed):
+    root, kernel, _ = streamed
+    (root / "edited.txt").write_text("before")
+    run(kernel, "print(open('edited.txt').read())")
+    (root / "edited.txt").write_text("after the edit")
+    output = run(kernel, "import time\nstart = time.time()\n"
+                         "while open('edited.txt').read() != 'after the edit' and time.time() - start < 5:\n"
+                         "    time.sleep(0.02)\nprint(round(time.time() - start, 3))")
+    delay = float(output.strip().splitlines()[-1])
+    print(f"edit visible after {delay:.3f}s")
+    assert delay <= 1.0
+
+
+def test_escapes_through_the_share_are_refused(streamed):
+    root, kernel, _ = streamed
+    os.symlink("/etc", root / "etc-link")
+    try:
+        output = run(kernel, "try:\n    print(open('etc-link/hostname').read())\nexcept OSError as e:\n"
+                             "    print('refused', e.errno)")
+        assert output.startswith("refused")
+    finally:
+        (root / "etc-link").unlink()
+
+
+def test_a_thousand_files_written_with_fsync_arrive_intact(streamed):
+    root, kernel, _ = streamed
+    run(kernel, "import os, hashlib\nos.makedirs('many', exist_ok=True)\n"
+                "for i in range(1000):\n"
+                "    with open(f'many/{i}.bin', 'wb') as f:\n"
+                "        f.write(hashlib.sha256(str(i).encode()).digest() * 32)\n"
+                "        f.flush(); os.fsync(f.fileno())")
+    import hashlib
+
+    for i in range(1000):
+        assert (root / "many" / f"{i}.bin").read_bytes() == hashlib.sha256(str(i).encode()).digest() * 32
+
+
+def test_subtasks_see_the_share(streamed):
+    root, kernel, _ = streamed
+    shutil.copy(root / "square.ipynb", root / "made-after-start.ipynb")
+    output = run(kernel, "value = await NotebookRunner(path='made-after-start.ipynb', x=11)\n"
+                         "import sys; sys.stdout.write(f'value {value}\\n')")
+    assert "value 121" in output
+
+
+def test_a_dropped_stream_fails_fast_with_an_io_error(streamed):
+    """Killing the stream: file operations fail at once (no hang). Recovery into a running notebook
+    is not there yet (see the README): this test runs last in the module."""
+    root, kernel, sidecar = streamed
+    (root / "steady.txt").write_text("steady")
+    assert kernel.execute("print(open('steady.txt').read())").stdout.strip() == "steady"
+    killed = sidecar.exec_run(["sh", "-c", "for p in /proc/[0-9]*; do grep -qx sshfs $p/comm 2>/dev/null && "
+                                           "kill -9 ${p#/proc/} && echo killed; done"])
+    assert b"killed" in killed.output  # the stream is gone (as when a network drops)
+    start = time.monotonic()
+    failure = kernel.execute("open('steady.txt').read()")
+    failed_after = time.monotonic() - start
+    print(f"stream drop: I/O error after {failed_after:.2f}s")
+    assert failure.status == "error" and failure.error["ename"] == "OSError"
+    assert failed_after <= 5
