@@ -14,7 +14,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -57,7 +56,7 @@ def main() -> list[dict]:
                                   "32 concurrent SDK container runs", sdk_32, target=1.3))
             return results
         finally:
-            subprocess.run(f"docker rmi -f $(docker images -q cowait-bench | sort -u)", shell=True,
+            subprocess.run("docker rmi -f $(docker images -q cowait-bench | sort -u)", shell=True,
                            capture_output=True)
 
 

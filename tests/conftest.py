@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -77,6 +80,34 @@ def make_project(tmp_path: Path):
         return root
 
     return make
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@contextlib.contextmanager
+def fixture_project(name: str, parent: Path, build: bool = True):
+    """A copy of ``tests/fixtures/<name>`` under ``parent``, with an image name of its own, built;
+    afterwards its containers (what a failed test may leave) and images are removed."""
+    from cowait.engine.docker.client import docker_client
+
+    root = parent / "project"
+    shutil.copytree(FIXTURES / name, root)
+    image = f"cowait-test-{name}-{uuid.uuid4().hex[:6]}"
+    config = root / "cowait.yml"
+    config.write_text(re.sub(r"(?m)^  image: .*$", f"  image: {image}", config.read_text(), count=1))
+    if build:
+        done = subprocess.run([sys.executable, "-m", "cowait", "build", "-q"], cwd=root, capture_output=True,
+                              text=True)
+        assert done.returncode == 0, done.stderr
+    try:
+        yield root
+    finally:
+        client = docker_client()
+        for container in client.containers.list(all=True, filters={"label": f"cowait.project_dir={root}"}):
+            container.remove(force=True)
+        for found in client.images.list(name=image):
+            client.images.remove(found.id, force=True)
 
 
 @pytest.fixture

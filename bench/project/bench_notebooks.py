@@ -1,7 +1,6 @@
 """Notebook execution timed inside one container: NotebookRunner's engine against papermill."""
 
 import asyncio
-import os
 import statistics
 import tempfile
 import time

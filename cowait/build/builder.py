@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from cowait.build.ca_bundle import find_ca_bundle
-from cowait.build.context import BuildContext, project_files, read_ignore_file
+from cowait.build.context import BuildContext, project_files
 from cowait.config import Project
 from cowait.errors import BuildError, ConfigError
 from cowait.resources import data_path

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import time
-from pathlib import Path
 
 import pytest
 

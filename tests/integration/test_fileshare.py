@@ -9,29 +9,25 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from pathlib import Path
 
 import pytest
 
+from tests.conftest import fixture_project
 from tests.support.jupyter import JupyterServer
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow,
               pytest.mark.skipif(os.geteuid() != 0, reason="stream mode makes a shared mount: needs root")]
-
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "notebooks"
-
 
 @pytest.fixture(scope="module")
 def streamed(tmp_path_factory):
     """`cowait notebook --share stream` on the notebooks fixture; yields (project, kernel, sidecar id)."""
     from cowait.engine.docker.client import docker_client
 
-    root = tmp_path_factory.mktemp("share") / "project"
-    shutil.copytree(FIXTURE, root)
-    image = f"cowait-test-share-{uuid.uuid4().hex[:6]}"
-    config = root / "cowait.yml"
-    config.write_text(config.read_text().replace("image: cowait-test-notebooks", f"image: {image}"))
+    with fixture_project("notebooks", tmp_path_factory.mktemp("share"), build=False) as root:
+        yield from _serve_streamed(root, docker_client)
+
+
+def _serve_streamed(root, docker_client):
     process = subprocess.Popen([sys.executable, "-m", "cowait", "notebook", "--share", "stream"], cwd=root,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url = process.stdout.readline().strip()
@@ -46,8 +42,6 @@ def streamed(tmp_path_factory):
     process.communicate(timeout=60)
     assert process.returncode == 0
     assert docker_client().containers.list(all=True, filters={"label": f"cowait.project_dir={root}"}) == []
-    for found in docker_client().images.list(name=image):
-        docker_client().images.remove(found.id, force=True)
 
 
 def run(kernel, code: str) -> str:

@@ -4,41 +4,23 @@ server started by `cowait notebook`, driven through its REST and kernel websocke
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
 import time
-import uuid
-from pathlib import Path
 
 import nbformat
 import pytest
 
+from tests.conftest import fixture_project
 from tests.support.jupyter import JupyterServer
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "notebooks"
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    from cowait.engine.docker.client import docker_client
-
-    root = tmp_path_factory.mktemp("notebooks") / "project"
-    shutil.copytree(FIXTURE, root)
-    image = f"cowait-test-notebooks-{uuid.uuid4().hex[:6]}"
-    config = root / "cowait.yml"
-    config.write_text(config.read_text().replace("image: cowait-test-notebooks", f"image: {image}"))
-    build = subprocess.run([sys.executable, "-m", "cowait", "build", "-q"], cwd=root, capture_output=True, text=True)
-    assert build.returncode == 0, build.stderr
-    yield root
-    client = docker_client()
-    for container in client.containers.list(all=True, filters={"label": f"cowait.project_dir={root}"}):
-        container.remove(force=True)
-    for found in client.images.list(name=image):
-        client.images.remove(found.id, force=True)
+    with fixture_project("notebooks", tmp_path_factory.mktemp("notebooks")) as root:
+        yield root
 
 
 def run_id_of(stderr: str) -> str:

@@ -3,39 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from datetime import datetime
-from pathlib import Path
 
 import pytest
 
+from tests.conftest import fixture_project
+
 pytestmark = pytest.mark.docker
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "tasks"
-
-
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, docker_client_module):
+def project(tmp_path_factory):
     """The fixture project, copied and built once for this module under a unique image name."""
-    import uuid
-
-    root = tmp_path_factory.mktemp("tasks") / "project"
-    shutil.copytree(FIXTURE, root)
-    image = f"cowait-test-tasks-{uuid.uuid4().hex[:6]}"
-    config = (root / "cowait.yml").read_text().replace("image: cowait-test-tasks", f"image: {image}")
-    (root / "cowait.yml").write_text(config)
-    build = subprocess.run([sys.executable, "-m", "cowait", "build", "-q"], cwd=root, capture_output=True, text=True)
-    assert build.returncode == 0, build.stderr
-    yield root
-    for container in docker_client_module.containers.list(all=True, filters={"label": f"cowait.project_dir={root}"}):
-        container.remove(force=True)  # what a failed test may have left
-    for found in docker_client_module.images.list(name=image):
-        docker_client_module.images.remove(found.id, force=True)
+    with fixture_project("tasks", tmp_path_factory.mktemp("tasks")) as root:
+        yield root
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +81,8 @@ def test_typed_inputs_and_outputs_round_trip(cowait, project):
 
 
 def test_bad_input_is_refused_before_any_container_starts(cowait, project, docker_client):
-    before = len(docker_client.containers.list(all=True))
+    mine = {"label": f"cowait.project_dir={project}"}
+    before = len(docker_client.containers.list(all=True, filters=mine))
     result = cowait("run", "typed:describe", "-i", "count=many", cwd=project)
     assert result.code == 2
     assert result.stderr.strip() == ("error: task 'typed:describe': input 'count' expects int, got 'many' "
@@ -108,7 +92,7 @@ def test_bad_input_is_refused_before_any_container_starts(cowait, project, docke
     assert missing.stderr.strip() == "error: task 'fanout:square': input 'x' (int) is required"
     unknown = cowait("run", "fanout:square", "-i", "x=1", "-i", "y=2", cwd=project)
     assert unknown.code == 2 and "unknown input 'y'; it takes x" in unknown.stderr
-    assert len(docker_client.containers.list(all=True)) == before
+    assert len(docker_client.containers.list(all=True, filters=mine)) == before == 0
 
 
 def test_bad_input_of_a_subtask_fails_in_the_parent(cowait, project):
