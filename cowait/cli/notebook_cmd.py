@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from cowait.cli.run_cmd import read_inputs, run_options
+from cowait.cli.run_cmd import cli_run_options, read_inputs, run_options
 
 NOTEBOOK_TASK = "cowait.tasks.notebook"
 SERVER_TASK = "cowait.notebook.server:JupyterLab"
@@ -63,12 +63,10 @@ def run_notebook(path: Path, inputs, input_file, env, cluster, image, cpu, cpu_l
 
     Inputs (-i) reach `cowait.input` and a cell tagged `parameters`.
     """
-    from cowait.cli.params import pairs_to_dict
     from cowait.cli.project import open_project
     from cowait.cli.run_cmd import start_and_follow
     from cowait.errors import UsageError
     from cowait.notebook.execute import NotebookError, read_notebook
-    from cowait.runs.plan import RunOptions
 
     if path.suffix != ".ipynb" and path.with_suffix(".ipynb").is_file():
         path = path.with_suffix(".ipynb")
@@ -80,8 +78,7 @@ def run_notebook(path: Path, inputs, input_file, env, cluster, image, cpu, cpu_l
     task_inputs = {**read_inputs(input_file, inputs), "path": container_path(project, path, "notebook")}
     if output is not None:
         task_inputs["output_path"] = container_path(project, output, "--output")
-    options = RunOptions(task=NOTEBOOK_TASK, inputs=task_inputs, env=pairs_to_dict(env), cluster=cluster, image=image,
-                         cpu=cpu, cpu_limit=cpu_limit, memory=memory, memory_limit=memory_limit)
+    options = cli_run_options(NOTEBOOK_TASK, task_inputs, env, cluster, image, cpu, cpu_limit, memory, memory_limit)
     mode = "json" if as_json else "quiet" if quiet else None
     sys.exit(start_and_follow(options, build_first=build_first, detach=detach, mode=mode))
 

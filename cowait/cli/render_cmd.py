@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cowait.cli.run_cmd import read_inputs, run_options
+from cowait.cli.run_cmd import cli_run_options, read_inputs, run_options
 
 
 @click.group()
@@ -18,18 +18,17 @@ def render() -> None:
 def compose(task, inputs, input_file, env, cluster, image, cpu, cpu_limit, memory, memory_limit) -> None:
     """The Compose project of a local run of TASK; `docker compose -f - up` runs it."""
     from cowait.cli.output import result, warning
-    from cowait.cli.params import pairs_to_dict
     from cowait.cli.project import open_project
     from cowait.errors import CowaitError, UsageError
     from cowait.render.compose import render_compose
-    from cowait.runs.plan import RunOptions, check_task_ref, plan_docker_run, resolve_image
+    from cowait.runs.plan import check_task_ref, plan_docker_run, resolve_image
 
     if not task:
         raise UsageError("name the task to render, e.g. 'cowait render compose hello'")
     project = open_project()
     check_task_ref(project, task)
-    options = RunOptions(task=task, inputs=read_inputs(input_file, inputs), env=pairs_to_dict(env), cluster=cluster,
-                         image=image, cpu=cpu, cpu_limit=cpu_limit, memory=memory, memory_limit=memory_limit)
+    options = cli_run_options(task, read_inputs(input_file, inputs), env, cluster, image, cpu, cpu_limit, memory,
+                              memory_limit)
     try:
         ref = resolve_image(project, image)
     except CowaitError:

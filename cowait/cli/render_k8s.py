@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cowait.cli.run_cmd import read_inputs, run_options
+from cowait.cli.run_cmd import cli_run_options, read_inputs, run_options
 
 
 @click.command("k8s")
@@ -13,12 +13,11 @@ from cowait.cli.run_cmd import read_inputs, run_options
 def k8s(task, inputs, input_file, env, cluster, image, cpu, cpu_limit, memory, memory_limit) -> None:
     """The Pod (and router objects) of a run of TASK, or of 'notebook', on CLUSTER."""
     from cowait.cli.output import result, warning
-    from cowait.cli.params import pairs_to_dict
     from cowait.cli.project import open_project
     from cowait.engine.kubernetes.manifests import pod_yaml, router_yaml
     from cowait.errors import CowaitError, UsageError
     from cowait.runs.kubernetes_run import plan_kubernetes_run, resolve_pushed_image
-    from cowait.runs.plan import RunOptions, check_task_ref
+    from cowait.runs.plan import check_task_ref
 
     if not task:
         raise UsageError("name the task to render (or 'notebook'), e.g. 'cowait render k8s hello -c demo'")
@@ -37,8 +36,7 @@ def k8s(task, inputs, input_file, env, cluster, image, cpu, cpu_limit, memory, m
     except CowaitError as exc:
         ref = image or f"{project.image}:latest"
         warning(f"{exc.message}: rendering with {ref}")
-    options = RunOptions(task=task, inputs=task_inputs, env=pairs_to_dict(env), cluster=name, image=image,
-                         cpu=cpu, cpu_limit=cpu_limit, memory=memory, memory_limit=memory_limit)
+    options = cli_run_options(task, task_inputs, env, name, image, cpu, cpu_limit, memory, memory_limit)
     root = plan_kubernetes_run(project, options, config, ref)
     documents = [pod_yaml(root)]
     if notebook:

@@ -55,6 +55,16 @@ def read_inputs(input_file: str | None, pairs: tuple[tuple[str, Any], ...]) -> d
     return inputs
 
 
+def cli_run_options(task: str, inputs: dict[str, Any], env: tuple[tuple[str, str], ...], cluster: str | None,
+                    image: str | None, cpu: str | None, cpu_limit: str | None, memory: str | None,
+                    memory_limit: str | None) -> Any:
+    """The RunOptions of a command that takes `run_options` (inputs already read)."""
+    from cowait.runs.plan import RunOptions
+
+    return RunOptions(task=task, inputs=inputs, env=pairs_to_dict(env), cluster=cluster, image=image, cpu=cpu,
+                      cpu_limit=cpu_limit, memory=memory, memory_limit=memory_limit)
+
+
 @click.command()
 @click.argument("task")
 @run_options
@@ -68,11 +78,8 @@ def run(task: str, inputs, input_file, env, cluster, image, cpu, cpu_limit, memo
 
     Exit code 0 when the task succeeds, 1 when it fails, 2 for usage or config errors.
     """
-    from cowait.runs.plan import RunOptions
-
-    options = RunOptions(task=task, inputs=read_inputs(input_file, inputs), env=pairs_to_dict(env),
-                         cluster=cluster, image=image, cpu=cpu, cpu_limit=cpu_limit, memory=memory,
-                         memory_limit=memory_limit)
+    options = cli_run_options(task, read_inputs(input_file, inputs), env, cluster, image, cpu, cpu_limit, memory,
+                              memory_limit)
     mode = "json" if as_json else "quiet" if quiet else None
     code = start_and_follow(options, build_first=build_first, detach=detach, mode=mode)
     sys.exit(code)
