@@ -1,11 +1,11 @@
 """Local stream mode of the file share: the same sidecar and exec transport as on a cluster,
 on the local engine (``cowait notebook --share stream``).
 
-A host folder, made a shared mount, is bind-mounted ``rshared`` into a privileged sidecar, which
-runs ``sshfs -o passive`` on a ``docker exec`` stream fed by this process's jailed SFTP server.
-The FUSE mount propagates to the host folder and from there, ``rslave``, into the notebook and
-its subtasks. No inbound connection reaches this process; if the stream drops, the mount fails
-fast and this process mounts it again.
+A host folder, made a shared mount, is bind-mounted ``rshared`` into a privileged sidecar, whose
+relay agent runs sshfs on ``docker exec`` streams fed by this process's jailed SFTP server. The FUSE
+mount propagates to the host folder and from there, ``rslave``, into the notebook and its subtasks.
+No inbound connection reaches this process; if a stream drops, operations fail fast with an I/O
+error and this process offers a new stream, which the same mount picks up.
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ from cowait.fileshare.jail import Jail
 from cowait.fileshare.sftp import serve
 
 MOUNT_POINT = "/mnt/share"
-# Short caches: a local edit is visible remotely within a second.
-SSHFS_OPTIONS = "passive,attr_timeout=0.5,entry_timeout=0.5,negative_timeout=0.5,dir_cache=no,allow_other"
 
 
 class LocalShare:
@@ -46,7 +44,6 @@ class LocalShare:
         self.folder = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / "cowait-shares" / run_id
         self.sidecar_id = f"{run_id}-share"
         self._closing = threading.Event()
-        self._mounted = threading.Event()
         self._socket = None
         self.reconnects = 0
 
@@ -65,14 +62,15 @@ class LocalShare:
         _run(["mount", "--make-rshared", str(self.folder)])
         from docker.types import Mount
 
+        command = ["python", "-m", "cowait.fileshare.relay", "agent", MOUNT_POINT]
         self.client.containers.run(
-            self.image, ["sleep", "infinity"], name=self.sidecar_id, detach=True, network_mode="none",
+            self.image, command + (["--read-only"] if self.read_only else []), name=self.sidecar_id, detach=True, network_mode="none",
             devices=["/dev/fuse:/dev/fuse:rwm"], cap_add=["SYS_ADMIN"], security_opt=["apparmor=unconfined"],
             mounts=[Mount(target=MOUNT_POINT, source=str(self.folder), type="bind", propagation="rshared")],
             labels={L.RUN: self.run_id, L.TASK: self.sidecar_id, L.NAME: "fileshare", L.PARENT: self.run_id,
                     L.ROOT: "false", L.PROJECT_DIR: self.project_dir}, init=True)
         threading.Thread(target=self._supervise, name="fileshare", daemon=True).start()
-        if not self._mounted.wait(timeout):
+        if not self._wait_mounted(timeout):
             self.close()
             raise CowaitError("the file share did not mount in time", hint="is sshfs in the image? rebuild it")
 
@@ -105,28 +103,26 @@ class LocalShare:
 
     # --- the stream -----------------------------------------------------------------------
     def _supervise(self) -> None:
-        """Mount, serve until the stream ends, and mount again unless closing."""
+        """Offer a stream to the sidecar, serve it until it ends, and offer a new one unless closing.
+
+        The sidecar's FUSE mount outlives a stream (see ``cowait.fileshare.relay``): while none is
+        there, operations in the notebook fail with an I/O error; the next one after this process
+        reconnects succeeds, in the same mount, so running kernels keep their working directory."""
         while not self._closing.is_set():
             try:
                 self._serve_once()
-            except Exception:  # noqa: BLE001 - the stream failed: mount again
+            except Exception:  # noqa: BLE001 - the stream failed: offer another
                 pass
             if self._closing.is_set():
                 break
             self.reconnects += 1
-            self._mounted.clear()
             time.sleep(0.2)
 
     def _serve_once(self) -> None:
         from docker.utils.socket import frames_iter
 
         api = self.client.api
-        try:  # a previous, dead FUSE mount must go first (only that: the shared bind mount stays)
-            api.exec_start(api.exec_create(self.sidecar_id, [
-                "sh", "-c", f"grep -q ' {MOUNT_POINT} fuse' /proc/mounts && fusermount3 -u -z {MOUNT_POINT} || true"])["Id"])
-        except Exception:  # noqa: BLE001 - nothing was mounted
-            pass
-        exec_id = api.exec_create(self.sidecar_id, ["sshfs", "-f", "-o", SSHFS_OPTIONS, ":/", MOUNT_POINT],
+        exec_id = api.exec_create(self.sidecar_id, ["python", "-m", "cowait.fileshare.relay", "upstream"],
                                   stdin=True, stdout=True, stderr=True)["Id"]
         sock = api.exec_start(exec_id, socket=True)
         self._socket = sock._sock
@@ -144,7 +140,6 @@ class LocalShare:
                 loop.call_soon_threadsafe(reader.feed_eof)
 
         threading.Thread(target=pump, daemon=True).start()
-        threading.Thread(target=self._watch_mount, args=(exec_id,), daemon=True).start()
         jail = Jail(str(self.root))
         try:
             loop.run_until_complete(serve(jail, reader, self._socket.sendall, read_only=self.read_only,
@@ -154,13 +149,22 @@ class LocalShare:
             loop.close()
             self._drop()
 
-    def _watch_mount(self, exec_id: str) -> None:
-        deadline = time.monotonic() + 30
+    def _wait_mounted(self, timeout: float) -> bool:
+        """The FUSE mount reached the host folder, and a listing through it works."""
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not self._closing.is_set():
-            if os.path.ismount(self.folder / "") and _is_fuse(self.folder):
-                self._mounted.set()
-                return
+            if _is_fuse(self.folder):
+                listed = threading.Event()
+
+                def listing(done: threading.Event = listed) -> None:
+                    os.listdir(self.folder)
+                    done.set()
+
+                threading.Thread(target=listing, daemon=True).start()
+                if listed.wait(max(0.1, deadline - time.monotonic())):
+                    return True
             time.sleep(0.1)
+        return False
 
 
 def _is_fuse(folder: Path) -> bool:

@@ -36,12 +36,20 @@ def _serve_streamed(root, docker_client):
     kernel = JupyterServer(base, token).start_kernel()
     sidecar = [c for c in docker_client().containers.list(filters={"label": f"cowait.project_dir={root}"})
                if c.labels.get("cowait.name") == "fileshare"][0]
-    yield root, kernel, sidecar
+    yield root, kernel, sidecar, process
     kernel.ws.close()
     process.send_signal(signal.SIGINT)
     process.communicate(timeout=60)
     assert process.returncode == 0
     assert docker_client().containers.list(all=True, filters={"label": f"cowait.project_dir={root}"}) == []
+
+
+KILL_UPSTREAMS = """import os, signal
+pids = [p for p in os.listdir('/proc') if p.isdigit()
+        and b'relay\\0upstream' in open(f'/proc/{p}/cmdline', 'rb').read()]
+for pid in pids:
+    os.kill(int(pid), signal.SIGKILL)
+print(len(pids))"""
 
 
 def run(kernel, code: str) -> str:
@@ -51,7 +59,7 @@ def run(kernel, code: str) -> str:
 
 
 def test_the_notebook_works_on_the_callers_files(streamed):
-    root, kernel, _ = streamed
+    root, kernel, *_ = streamed
     assert "(fuse" in run(kernel, "print(open('/proc/mounts').read())").replace("fuse.sshfs", "(fuse")
     listing = run(kernel, "import os; print(sorted(os.listdir('.')))")
     assert "square.ipynb" in listing and "helpers.py" in listing
@@ -63,7 +71,7 @@ def test_the_notebook_works_on_the_callers_files(streamed):
 
 
 def test_a_local_edit_is_visible_remotely_within_a_second(streamed):
-    root, kernel, _ = streamed
+    root, kernel, *_ = streamed
     (root / "edited.txt").write_text("before")
     run(kernel, "print(open('edited.txt').read())")
     (root / "edited.txt").write_text("after the edit")
@@ -76,7 +84,7 @@ def test_a_local_edit_is_visible_remotely_within_a_second(streamed):
 
 
 def test_escapes_through_the_share_are_refused(streamed):
-    root, kernel, _ = streamed
+    root, kernel, *_ = streamed
     os.symlink("/etc", root / "etc-link")
     try:
         output = run(kernel, "try:\n    print(open('etc-link/hostname').read())\nexcept OSError as e:\n"
@@ -87,7 +95,7 @@ def test_escapes_through_the_share_are_refused(streamed):
 
 
 def test_a_thousand_files_written_with_fsync_arrive_intact(streamed):
-    root, kernel, _ = streamed
+    root, kernel, *_ = streamed
     run(kernel, "import os, hashlib\nos.makedirs('many', exist_ok=True)\n"
                 "for i in range(1000):\n"
                 "    with open(f'many/{i}.bin', 'wb') as f:\n"
@@ -100,27 +108,38 @@ def test_a_thousand_files_written_with_fsync_arrive_intact(streamed):
 
 
 def test_subtasks_see_the_share(streamed):
-    root, kernel, _ = streamed
+    root, kernel, *_ = streamed
     shutil.copy(root / "square.ipynb", root / "made-after-start.ipynb")
     output = run(kernel, "value = await NotebookRunner(path='made-after-start.ipynb', x=11)\n"
                          "import sys; sys.stdout.write(f'value {value}\\n')")
     assert "value 121" in output
 
 
-def test_a_dropped_stream_fails_fast_with_an_io_error(streamed):
-    """Killing the stream: file operations fail at once (no hang). Recovery into a running notebook
-    is not there yet (see the README): this test runs last in the module."""
-    root, kernel, sidecar = streamed
+def test_a_dropped_stream_fails_fast_then_recovers_in_the_same_kernel(streamed):
+    """The stream drops while the caller cannot reconnect (its process is stopped): file operations
+    fail with an I/O error within 5 s. Once the caller runs again it reconnects, and the same kernel
+    (whose working directory is the share) reads and writes again, with no restart."""
+    root, kernel, sidecar, process = streamed
     (root / "steady.txt").write_text("steady")
-    assert kernel.execute("print(open('steady.txt').read())").stdout.strip() == "steady"
-    killed = sidecar.exec_run(["sh", "-c", "for p in /proc/[0-9]*; do grep -qx sshfs $p/comm 2>/dev/null && "
-                                           "kill -9 ${p#/proc/} && echo killed; done"])
-    assert b"killed" in killed.output  # the stream is gone (as when a network drops)
+    assert run(kernel, "print(open('steady.txt').read())").strip() == "steady"
+    process.send_signal(signal.SIGSTOP)
+    try:
+        killed = sidecar.exec_run(["python", "-c", KILL_UPSTREAMS])
+        assert killed.output.strip() == b"1"  # the stream is gone (as when a network drops)
+        time.sleep(0.3)
+        start = time.monotonic()
+        failure = kernel.execute("open('steady.txt').read()")
+        failed_after = time.monotonic() - start
+        print(f"stream drop: I/O error after {failed_after:.2f}s")
+        assert failure.status == "error"
+        assert failure.error["ename"] == "OSError" and "Input/output error" in failure.error["evalue"]
+        assert failed_after <= 5
+    finally:
+        process.send_signal(signal.SIGCONT)
     start = time.monotonic()
-    failure = kernel.execute("open('steady.txt').read()")
-    failed_after = time.monotonic() - start
-    print(f"stream drop: I/O error after {failed_after:.2f}s")
-    assert failure.status == "error"  # the read failed (an OSError in the cell), it did not hang
-    if failure.error is not None:
-        assert failure.error["ename"] in ("OSError", "ConnectionAbortedError", "FileNotFoundError")
-    assert failed_after <= 5
+    output = run(kernel, "import time\nstart = time.time()\nwhile True:\n    try:\n"
+                         "        text = open('steady.txt').read(); break\n"
+                         "    except OSError:\n        time.sleep(0.1)\n"
+                         "open('after-recovery.txt', 'w').write(text + ' again')\nprint(round(time.time() - start, 3))")
+    print(f"recovered after {time.monotonic() - start:.2f}s (in the kernel: {output.strip()}s)")
+    assert (root / "after-recovery.txt").read_text() == "steady again"

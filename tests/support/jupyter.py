@@ -90,6 +90,8 @@ class Kernel:
                 idle = True
             elif kind == "execute_reply":
                 result.status = content["status"]
+                if content["status"] == "error" and result.error is None:  # also named in the reply
+                    result.error = {key: content.get(key) for key in ("ename", "evalue", "traceback")}
         return result
 
     def shutdown(self) -> None:

@@ -1,0 +1,219 @@
+"""The pod side of the file share: keeps one FUSE mount alive across dropped streams.
+
+The sidecar's main process is the *agent*. It runs ``sshfs -o reconnect`` with this module as its
+``ssh_command``, so that each (re)connection of sshfs starts a *dialer* instead of ssh. The caller's
+``cowait`` opens exec streams into the sidecar that run an *upstream*: a process whose stdin and
+stdout are the stream to the caller's SFTP server. The agent pairs each dialer with the newest live
+upstream by passing the upstream's descriptors to the dialer, which splices them to sshfs's pipes
+(no copy through Python on the data path).
+
+Because the FUSE mount itself survives a dropped stream, processes inside it (a kernel whose working
+directory is the share) keep working once the caller reconnects: with no stream, file operations fail
+with an I/O error after ``WAIT`` seconds, and the next operation after a reconnect succeeds.
+
+Standard library only: it runs in the project image, next to whatever the project installs::
+
+    python -m cowait.fileshare.relay agent MOUNT [--socket S] [--read-only] [-o SSHFS_OPTIONS]
+    python -m cowait.fileshare.relay upstream [--socket S]     (stdin/stdout: the caller's stream)
+    python -m cowait.fileshare.relay dial S ...                (run by sshfs; extra ssh arguments ignored)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+
+SOCKET = "/run/cowait-share.sock"
+WAIT = 3.0  # how long an operation waits for a stream before it fails with an I/O error
+# Short caches, so that a local edit is visible remotely within a second.
+SSHFS_OPTIONS = ("attr_timeout=0.5,entry_timeout=0.5,negative_timeout=0.5,dir_cache=yes,dcache_timeout=0.5,"
+                 "allow_other,max_conns=1,reconnect,delay_connect")
+UPSTREAM, DIAL, PAIRED = b"U", b"D", b"P"
+
+
+# --- agent ----------------------------------------------------------------------------------
+class Agent:
+    """Accepts upstreams and dialers on a unix socket and pairs them, newest upstream first."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.upstreams: list[tuple[socket.socket, list[int]]] = []
+        self.arrived = threading.Condition()
+        self.down = False  # the last dial found no stream
+        if os.path.exists(path):
+            os.unlink(path)
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        os.chmod(path, 0o600)
+        self.listener.listen(16)
+
+    def serve_forever(self) -> None:
+        while True:
+            conn, _ = self.listener.accept()
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        try:
+            role, fds, _, _ = socket.recv_fds(conn, 1, 2)
+        except OSError:
+            conn.close()
+            return
+        if role == UPSTREAM and len(fds) == 2:
+            with self.arrived:
+                self.upstreams.append((conn, fds))
+                self.arrived.notify_all()
+        elif role == DIAL:
+            self._pair(conn)
+        else:
+            _close(conn, fds)
+
+    def _take_live(self) -> tuple[socket.socket, list[int]] | None:
+        while self.upstreams:
+            conn, fds = self.upstreams.pop()
+            if _alive(fds[0]):
+                return conn, fds
+            _close(conn, fds)
+        return None
+
+    def _pair(self, dialer: socket.socket) -> None:
+        # While streams are missing, only the first dial waits for one: later ones fail at once.
+        deadline = time.monotonic() + (0 if self.down else WAIT)
+        with self.arrived:
+            found = self._take_live()
+            while found is None and time.monotonic() < deadline:
+                self.arrived.wait(max(0.0, deadline - time.monotonic()))
+                found = self._take_live()
+            self.down = found is None
+        if found is None:  # no stream: sshfs fails this connection (the operation gets EIO)
+            dialer.close()
+            return
+        upstream, fds = found
+        try:
+            upstream.sendall(PAIRED)
+            socket.send_fds(dialer, [PAIRED], fds + [upstream.fileno()])
+        except OSError:
+            pass
+        _close(upstream, fds)
+        dialer.close()
+
+
+def run_agent(mount: str, path: str, read_only: bool, options: str) -> int:
+    """Run sshfs on ``mount`` with dialers as transport, until sshfs ends or we are stopped."""
+    agent = Agent(path)
+    threading.Thread(target=agent.serve_forever, daemon=True).start()
+    os.makedirs(mount, exist_ok=True)
+    dial = f"{sys.executable} -m cowait.fileshare.relay dial {path}"
+    opts = f"{options},ssh_command={dial}" + (",ro" if read_only else "")
+    sshfs = subprocess.Popen(["sshfs", "-f", "-o", opts, "cowait:/", mount])
+
+    def stop(*_: object) -> None:
+        subprocess.run(["fusermount3", "-u", "-z", mount], capture_output=True)
+        sshfs.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return sshfs.wait()
+
+
+# --- upstream -------------------------------------------------------------------------------
+def run_upstream(path: str) -> int:
+    """Offer this process's stdin/stdout to the agent; stay until the dialer using them is gone."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(path)
+    socket.send_fds(conn, [UPSTREAM], [0, 1])
+    poller = select.poll()
+    poller.register(conn, select.POLLIN)
+    poller.register(0, 0)  # only hang-ups: the caller went away before a dialer took the stream
+    while True:
+        for fd, event in poller.poll():
+            if fd == 0 and event & (select.POLLHUP | select.POLLERR):
+                return 1
+            if fd == conn.fileno():
+                if conn.recv(1) != PAIRED:
+                    return 1
+                conn.recv(1)  # blocks until the dialer is gone (its copy of our socket closes)
+                return 0
+
+
+# --- dialer ---------------------------------------------------------------------------------
+def run_dialer(path: str) -> int:
+    """Connect sshfs (our stdin/stdout) to the stream the agent hands over; exit when either ends."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(path)
+    conn.sendall(DIAL)
+    conn.settimeout(WAIT + 5)
+    try:
+        _, fds, _, _ = socket.recv_fds(conn, 1, 3)
+    except OSError:
+        return 1
+    if len(fds) != 3:
+        return 1
+    remote_in, remote_out, _keep = fds
+    done = threading.Event()
+    for source, target in ((remote_in, 1), (0, remote_out)):
+        threading.Thread(target=_pump, args=(source, target, done), daemon=True).start()
+    done.wait()
+    os._exit(0)
+
+
+def _pump(source: int, target: int, done: threading.Event) -> None:
+    try:
+        if stat.S_ISFIFO(os.fstat(source).st_mode):  # zero-copy out of a pipe
+            while os.splice(source, target, 1 << 20):
+                pass
+        else:
+            while data := os.read(source, 1 << 18):
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(target, view):]
+    except OSError:
+        pass
+    finally:
+        done.set()
+
+
+# --- helpers --------------------------------------------------------------------------------
+def _alive(fd: int) -> bool:
+    poller = select.poll()
+    poller.register(fd, 0)
+    return not any(event & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, event in poller.poll(0))
+
+
+def _close(conn: socket.socket, fds: list[int]) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    conn.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["dial"] and len(argv) >= 2:  # sshfs appends ssh arguments: ignore them
+        return run_dialer(argv[1])
+    parser = argparse.ArgumentParser(prog="python -m cowait.fileshare.relay")
+    commands = parser.add_subparsers(dest="command", required=True)
+    agent = commands.add_parser("agent", help="mount the share and pair streams with sshfs")
+    agent.add_argument("mount")
+    agent.add_argument("--socket", default=SOCKET)
+    agent.add_argument("--read-only", action="store_true")
+    agent.add_argument("-o", dest="options", default=SSHFS_OPTIONS)
+    upstream = commands.add_parser("upstream", help="offer this process's stdin/stdout as a stream")
+    upstream.add_argument("--socket", default=SOCKET)
+    args = parser.parse_args(argv)
+    if args.command == "agent":
+        return run_agent(args.mount, args.socket, args.read_only, args.options)
+    return run_upstream(args.socket)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
