@@ -33,12 +33,12 @@ def container_path(project: Any, host_path: Path, what: str) -> str:
 @click.option("--open", "open_browser", is_flag=True, help="Open the notebook in a browser.")
 @click.option("--port", type=int, help="Local port (default: a free one).")
 @click.option("-v", "--verbose", is_flag=True, help="Also show the Jupyter server's own log.")
-@click.option("--share", type=click.Choice(["bind", "stream", "ro", "off"]), default="bind", show_default=True,
-              help="How the project folder reaches the notebook: a bind mount, the streamed file share "
-                   "(read-write or read-only), or not at all (what the image holds).")
+@click.option("--share", type=click.Choice(["bind", "stream", "ro", "off"]),
+              help="How the project folder reaches the notebook: a bind mount (default locally), the streamed "
+                   "file share (default on clusters; 'ro' is read-only), or not at all (what the image holds).")
 @click.pass_context
 def notebook(ctx: click.Context, cluster: str | None, open_browser: bool, port: int | None, verbose: bool,
-             share: str) -> None:
+             share: str | None) -> None:
     """Start Jupyter Lab with the Cowait kernel in the project image; the project folder is live.
 
     Subtasks started from cells run in their own containers. Ctrl-C stops the server, its kernels
@@ -84,7 +84,7 @@ def run_notebook(path: Path, inputs, input_file, env, cluster, image, cpu, cpu_l
 
 
 def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, verbose: bool,
-                   share: str = "bind") -> int:
+                   share: str | None = None) -> int:
     """Run Jupyter Lab until Ctrl-C; return the exit code."""
     import secrets
 
@@ -95,15 +95,19 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
     from cowait.cli.run_view import RunView
     from cowait.errors import CowaitError, UsageError
     from cowait.runs.docker_run import DockerRun, collect_finished_runs
-    from cowait.runs.plan import RunOptions, plan_docker_run
+    from cowait.runs.plan import PROJECT_MOUNT, RunOptions, plan_docker_run
     from cowait.runs.record import RunRecord
 
     project = open_project()
     cluster_name, cluster_config = project.cluster(cluster)
     if cluster_config.type not in ("docker", "kubernetes"):
         raise UsageError(f"cluster '{cluster_name}' is of type {cluster_config.type}, which cannot run notebooks")
+    on_cluster = cluster_config.type == "kubernetes"
+    share = share or ("stream" if on_cluster else "bind")
+    if on_cluster and share == "bind":
+        raise UsageError("--share bind needs the local engine", hint="on a cluster use --share stream, ro or off")
     token = secrets.token_hex(24)
-    file_share = None
+    file_share: Any = None
     options = RunOptions(task=SERVER_TASK, inputs={"token": token, "port": SERVER_PORT}, cluster=cluster,
                          mount=share == "bind")
     warnings: list[str] = []
@@ -114,7 +118,14 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
         info("on a cluster the notebook runs what the pushed image holds (push it with 'cowait build --push')")
         root = plan_kubernetes_run(project, options, cluster_config, resolve_pushed_image(project, None))
         root.engine_options["ports"] = [{"container_port": SERVER_PORT}]
+        if share in ("stream", "ro"):
+            from cowait.fileshare.cluster import ClusterShare
+
+            root.engine_options["fileshare"] = {"read_only": share == "ro", "target": PROJECT_MOUNT}
         run = KubernetesRun(root, RunRecord(project.root, root.id))
+        if share in ("stream", "ro"):
+            file_share = ClusterShare(project.root, run.engine, root.run, read_only=share == "ro",
+                                      exclude=project.settings.fileshare.exclude)
     else:
         info("building the image first if the project changed")
         with BuildView(quiet=not sys.stderr.isatty()) as view:  # in logs, one line is enough
@@ -149,7 +160,10 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
         if file_share is not None:
             file_share.close()
         raise
-    if cluster_config.type == "kubernetes":
+    if on_cluster:
+        if file_share is not None:
+            file_share.start(run.engine.core.read_namespaced_pod(root.id, run.engine.namespace))
+            info(f"project folder streamed into the pod ({'read-only' if share == 'ro' else 'read-write'})")
         url, forward = _cluster_url(run, cluster_config, token, port)
     else:
         url = f"http://127.0.0.1:{host_port}/lab?token={token}"

@@ -10,7 +10,6 @@ error and this process offers a new stream, which the same mount picks up.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
@@ -21,10 +20,9 @@ from typing import Any
 
 from cowait.engine import labels as L
 from cowait.errors import CowaitError
-from cowait.fileshare.jail import Jail
-from cowait.fileshare.sftp import serve
+from cowait.fileshare.relay import SIDECAR_MOUNT, UPSTREAM_COMMAND, agent_command
+from cowait.fileshare.sftp import serve_chunks
 
-MOUNT_POINT = "/mnt/share"
 
 
 class LocalShare:
@@ -62,11 +60,10 @@ class LocalShare:
         _run(["mount", "--make-rshared", str(self.folder)])
         from docker.types import Mount
 
-        command = ["python", "-m", "cowait.fileshare.relay", "agent", MOUNT_POINT]
         self.client.containers.run(
-            self.image, command + (["--read-only"] if self.read_only else []), name=self.sidecar_id, detach=True, network_mode="none",
+            self.image, agent_command(self.read_only), name=self.sidecar_id, detach=True, network_mode="none",
             devices=["/dev/fuse:/dev/fuse:rwm"], cap_add=["SYS_ADMIN"], security_opt=["apparmor=unconfined"],
-            mounts=[Mount(target=MOUNT_POINT, source=str(self.folder), type="bind", propagation="rshared")],
+            mounts=[Mount(target=SIDECAR_MOUNT, source=str(self.folder), type="bind", propagation="rshared")],
             labels={L.RUN: self.run_id, L.TASK: self.sidecar_id, L.NAME: "fileshare", L.PARENT: self.run_id,
                     L.ROOT: "false", L.PROJECT_DIR: self.project_dir}, init=True)
         threading.Thread(target=self._supervise, name="fileshare", daemon=True).start()
@@ -122,31 +119,13 @@ class LocalShare:
         from docker.utils.socket import frames_iter
 
         api = self.client.api
-        exec_id = api.exec_create(self.sidecar_id, ["python", "-m", "cowait.fileshare.relay", "upstream"],
-                                  stdin=True, stdout=True, stderr=True)["Id"]
+        exec_id = api.exec_create(self.sidecar_id, UPSTREAM_COMMAND, stdin=True, stdout=True, stderr=True)["Id"]
         sock = api.exec_start(exec_id, socket=True)
         self._socket = sock._sock
-        loop = asyncio.new_event_loop()
-        reader = asyncio.StreamReader(limit=2 ** 22, loop=loop)
-
-        def pump() -> None:
-            try:
-                for stream, data in frames_iter(sock, tty=False):
-                    if stream == 1:
-                        loop.call_soon_threadsafe(reader.feed_data, data)
-            except OSError:
-                pass
-            finally:
-                loop.call_soon_threadsafe(reader.feed_eof)
-
-        threading.Thread(target=pump, daemon=True).start()
-        jail = Jail(str(self.root))
         try:
-            loop.run_until_complete(serve(jail, reader, self._socket.sendall, read_only=self.read_only,
-                                          exclude=self.exclude))
+            chunks = (data for stream, data in frames_iter(sock, tty=False) if stream == 1)
+            serve_chunks(str(self.root), chunks, self._socket.sendall, read_only=self.read_only, exclude=self.exclude)
         finally:
-            jail.close()
-            loop.close()
             self._drop()
 
     def _wait_mounted(self, timeout: float) -> bool:

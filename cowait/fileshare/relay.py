@@ -32,11 +32,19 @@ import threading
 import time
 
 SOCKET = "/run/cowait-share.sock"
+SIDECAR_MOUNT = "/mnt/share"  # where the sidecar mounts the share (propagated to the task container)
 WAIT = 3.0  # how long an operation waits for a stream before it fails with an I/O error
 # Short caches, so that a local edit is visible remotely within a second.
 SSHFS_OPTIONS = ("attr_timeout=0.5,entry_timeout=0.5,negative_timeout=0.5,dir_cache=yes,dcache_timeout=0.5,"
                  "allow_other,max_conns=1,reconnect,delay_connect")
 UPSTREAM, DIAL, PAIRED = b"U", b"D", b"P"
+# What the caller runs through an exec stream into the sidecar.
+UPSTREAM_COMMAND = ["python", "-m", "cowait.fileshare.relay", "upstream"]
+
+
+def agent_command(read_only: bool = False) -> list[str]:
+    """The sidecar's command."""
+    return ["python", "-m", "cowait.fileshare.relay", "agent", SIDECAR_MOUNT] + (["--read-only"] if read_only else [])
 
 
 # --- agent ----------------------------------------------------------------------------------
@@ -178,6 +186,19 @@ def _pump(source: int, target: int, done: threading.Event) -> None:
         pass
     finally:
         done.set()
+
+
+# --- the task container's side ------------------------------------------------------------
+def wait_mounted(path: str, timeout: float = 60.0) -> bool:
+    """Wait until the sidecar's FUSE mount reached ``path`` (True), or ``timeout`` passed (False)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with open("/proc/self/mountinfo") as handle:
+            if any(line.split(" ")[4] == path and " - fuse" in line for line in handle):
+                return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
 
 
 # --- helpers --------------------------------------------------------------------------------

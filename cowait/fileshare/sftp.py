@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 import threading
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Iterable
 
 import asyncssh
 from asyncssh.sftp import (FXF_APPEND, FXF_CREAT, FXF_EXCL, FXF_READ, FXF_TRUNC, FXF_WRITE, SFTPAttrs,
@@ -280,6 +280,33 @@ async def serve(jail: Jail, reader: asyncio.StreamReader, send: Callable[[bytes]
         await run_sftp_server(server, _Reader(reader, channel), _Writer(send, close, channel), SFTP_VERSION)
     except (asyncssh.misc.ConnectionLost, ConnectionError, BrokenPipeError):
         pass
+
+
+def serve_chunks(root: str, chunks: Iterable[bytes], send: Callable[[bytes], None], read_only: bool = False,
+                 exclude: list[str] | None = None) -> None:
+    """Serve ``root`` to one client until ``chunks`` (what it sends, read in a thread) ends.
+
+    Blocks; runs its own event loop, so that each stream (a docker exec socket, an exec websocket)
+    is served by a thread of the caller's process."""
+    loop = asyncio.new_event_loop()
+    reader = asyncio.StreamReader(limit=2 ** 22, loop=loop)
+
+    def pump() -> None:
+        try:
+            for chunk in chunks:
+                loop.call_soon_threadsafe(reader.feed_data, chunk)
+        except Exception:  # noqa: BLE001 - the stream broke: the client is gone
+            pass
+        finally:
+            loop.call_soon_threadsafe(reader.feed_eof)
+
+    threading.Thread(target=pump, name="fileshare-read", daemon=True).start()
+    jail = Jail(root)
+    try:
+        loop.run_until_complete(serve(jail, reader, send, read_only=read_only, exclude=exclude))
+    finally:
+        jail.close()
+        loop.close()
 
 
 def feed_from_fd(fd: int, reader: asyncio.StreamReader, loop: asyncio.AbstractEventLoop) -> threading.Thread:

@@ -22,6 +22,7 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, _terminate)
     taskdef = TaskDefinition.from_environment()
+    _wait_for_file_share(taskdef)
     workdir = os.getcwd()
     if workdir not in sys.path:
         sys.path.insert(0, workdir)
@@ -45,6 +46,21 @@ def main() -> int:
     events.emit({"type": "return", "id": taskdef.id, "result": result})
     events.emit({"type": "status", "id": taskdef.id, "status": "done"})
     return 0
+
+
+def _wait_for_file_share(taskdef: "TaskDefinition") -> None:  # noqa: F821 - imported in main
+    """In a pod with the file share, start once the caller's folder is mounted (the sidecar starts
+    alongside), and enter the working directory again so that it is the share, not what is under it."""
+    share = taskdef.engine_options.get("fileshare") if taskdef.engine == "kubernetes" else None
+    if not share:
+        return
+    from cowait.fileshare.relay import wait_mounted
+
+    target = share.get("target") or "/var/task"
+    if not wait_mounted(target):
+        print(f"cowait: the file share did not mount on {target} within 60 s; going on with the image's files",
+              file=sys.stderr)
+    os.chdir(taskdef.workdir)
 
 
 def _describe(exc: BaseException) -> dict[str, str]:

@@ -202,7 +202,11 @@ def test_cowait_test_on_the_cluster_with_junit(project, tmp_path):
         (root / "test_live_suite.py").unlink()
 
 
-def test_cowait_notebook_on_the_cluster_through_a_port_forward(project, core, namespace):
+def test_cowait_notebook_on_the_cluster_sees_the_callers_folder_live(project, core, namespace):
+    """`cowait notebook -c`: Jupyter through a port-forward, and the caller's folder streamed into the
+    pod by the file share (the default on clusters): files made on the host after the start are read
+    in the pod, files the notebook writes land on the host, and a NotebookRunner subtask (its own pod,
+    with its own sidecar) runs a notebook that exists only on the caller's disk."""
     import signal
 
     from tests.support.jupyter import JupyterServer
@@ -221,7 +225,18 @@ def test_cowait_notebook_on_the_cluster_through_a_port_forward(project, core, na
         base, token = url.split("/lab?token=")
         kernel = JupyterServer(base, token).start_kernel()
         try:
-            result = kernel.execute("value = await NotebookRunner(path='square.ipynb', x=6)\n"
+            [server] = pods(core, namespace, "cowait.root=true")
+            assert [c.name for c in server.spec.containers] == ["task", "share"]
+            mounts = kernel.execute("print(open('/proc/mounts').read())")
+            assert " /var/task fuse.sshfs " in mounts.stdout, mounts.stdout
+            (root / "from-host.txt").write_text("written on the host after the start")
+            read = kernel.execute("print(open('from-host.txt').read())")
+            assert read.stdout.strip() == "written on the host after the start", read.error
+            wrote = kernel.execute("open('from-pod.txt', 'w').write('written in the pod')")
+            assert wrote.status == "ok", wrote.error
+            assert (root / "from-pod.txt").read_text() == "written in the pod"
+            shutil.copy(root / "square.ipynb", root / "only-on-the-host.ipynb")
+            result = kernel.execute("value = await NotebookRunner(path='only-on-the-host.ipynb', x=6)\n"
                                     "import sys; sys.stdout.write(f'value {value}\\n')")
             assert result.status == "ok", result.error
             assert "value 36" in result.stdout
@@ -233,4 +248,6 @@ def test_cowait_notebook_on_the_cluster_through_a_port_forward(project, core, na
         assert process.returncode == 0
     finally:
         config.write_text(original)
+        for name in ("from-host.txt", "from-pod.txt", "only-on-the-host.ipynb"):
+            (root / name).unlink(missing_ok=True)
     assert wait_gone(core, namespace, "cowait.task") == []

@@ -65,6 +65,31 @@ def test_subtask_pod_is_owned_by_its_parent_pod():
     assert pod["metadata"]["labels"]["cowait.parent"] == "job-1a2b3c4d"
 
 
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_pod_with_the_file_share_carries_the_sidecar(read_only):
+    """The sidecar is privileged with Bidirectional propagation (Kubernetes allows it only so), the
+    task container sees the same emptyDir HostToContainer at the project folder, and subtasks inherit it."""
+    from cowait.runtime.node import ROOT_ONLY_OPTIONS
+
+    root = taskdef()
+    root.engine_options["fileshare"] = {"read_only": read_only, "target": "/var/task"}
+    pod = pod_manifest(root)
+    validate(pod)
+    task, sidecar = pod["spec"]["containers"]
+    assert task["name"] == "task" and sidecar["name"] == "share"
+    assert task["volumeMounts"] == [{"name": "cowait-share", "mountPath": "/var/task",
+                                     "mountPropagation": "HostToContainer"}]
+    assert sidecar["volumeMounts"] == [{"name": "cowait-share", "mountPath": "/mnt/share",
+                                        "mountPropagation": "Bidirectional"}]
+    assert sidecar["securityContext"] == {"privileged": True}
+    assert sidecar["image"] == task["image"]  # one image to push
+    assert sidecar["command"][:4] == ["python", "-m", "cowait.fileshare.relay", "agent"]
+    assert ("--read-only" in sidecar["command"]) is read_only
+    assert pod["spec"]["volumes"] == [{"name": "cowait-share", "emptyDir": {}}]
+    assert "fileshare" not in ROOT_ONLY_OPTIONS  # pods of subtasks get a sidecar too
+    assert len(pod_manifest(taskdef())["spec"]["containers"]) == 1  # and only with the share
+
+
 def test_affinity_terms_have_the_right_types():
     spread = affinity_spec({"mode": "spread", "required": True})
     term = spread["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]

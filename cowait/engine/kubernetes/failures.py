@@ -10,9 +10,13 @@ IMAGE_PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "E
 CONFIG_REASONS = {"CreateContainerConfigError", "CreateContainerError"}
 
 
+TASK_CONTAINER = "task"
+
+
 def container_status(pod: Any) -> Any:
+    """The status of the task's container (the kubelet sorts statuses by name: a sidecar may come first)."""
     statuses = (pod.status.container_statuses or []) if pod.status else []
-    return statuses[0] if statuses else None
+    return next((s for s in statuses if s.name == TASK_CONTAINER), statuses[0] if statuses else None)
 
 
 def startup_failure(pod: Any) -> str | None:
@@ -57,4 +61,8 @@ def is_started(pod: Any) -> bool:
 
 
 def is_finished(pod: Any) -> bool:
-    return bool(pod.status and pod.status.phase in ("Succeeded", "Failed"))
+    """The pod ended, or its task container did (a file-share sidecar may still run)."""
+    if pod.status and pod.status.phase in ("Succeeded", "Failed"):
+        return True
+    state = container_status(pod)
+    return bool(state and state.state and state.state.terminated)

@@ -13,6 +13,7 @@ from cowait.runtime.taskdef import TASK_ENV, TaskDefinition
 
 RUNTIME_COMMAND = ["python", "-m", "cowait.runtime"]
 DEFAULT_TOPOLOGY_KEY = "kubernetes.io/hostname"
+PROJECT_MOUNT = "/var/task"
 
 
 def affinity_spec(value: Any) -> dict[str, Any] | None:
@@ -88,7 +89,19 @@ def pod_yaml(taskdef: TaskDefinition, owner: dict[str, str] | None = None) -> st
         node_selector=options.get("node_selector") or {}, tolerations=options.get("tolerations") or [],
         affinity=options.get("affinity"), command=options.get("command") or RUNTIME_COMMAND, env=pod_env(taskdef),
         resources=resources_spec(taskdef), ports=[p["container_port"] for p in options.get("ports") or []],
+        fileshare=fileshare_spec(taskdef),
     )
+
+
+def fileshare_spec(taskdef: TaskDefinition) -> dict[str, Any] | None:
+    """The file share's sidecar of a pod whose task sees the caller's folder (None without one)."""
+    share = taskdef.engine_options.get("fileshare")
+    if not share:
+        return None
+    from cowait.fileshare.relay import SIDECAR_MOUNT, agent_command
+
+    return {"target": share.get("target") or PROJECT_MOUNT, "mount": SIDECAR_MOUNT,
+            "command": agent_command(bool(share.get("read_only")))}
 
 
 def pod_manifest(taskdef: TaskDefinition, owner: dict[str, str] | None = None) -> dict[str, Any]:

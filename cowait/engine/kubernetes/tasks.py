@@ -13,7 +13,7 @@ from cowait.errors import EngineError
 from cowait.runtime.events import split_lines
 from cowait.runtime.taskdef import ENV_LIMIT, TaskDefinition
 
-CONTAINER = "task"
+CONTAINER = failures.TASK_CONTAINER
 
 
 class KubernetesTaskEngine:
@@ -170,12 +170,14 @@ class KubernetesTaskEngine:
         return self.core.list_namespaced_pod(self.namespace, label_selector=selector).items
 
     # --- streams for the file share and notebooks -----------------------------------------
-    def exec_stream(self, task_id: str, command: list[str], container: str = CONTAINER) -> Any:
-        """An interactive exec websocket (stdin, stdout, stderr) into a task's container."""
+    def exec_stream(self, task_id: str, command: list[str], container: str = CONTAINER, binary: bool = False) -> Any:
+        """An interactive exec websocket (stdin, stdout, stderr) into a container of a task's pod;
+        ``binary`` keeps stdout as bytes (the file share's byte stream)."""
         from kubernetes.stream import stream
 
         return stream(self.stream_api().connect_get_namespaced_pod_exec, task_id, self.namespace, container=container,
-                      command=command, stdin=True, stdout=True, stderr=True, tty=False, _preload_content=False)
+                      command=command, stdin=True, stdout=True, stderr=True, tty=False, _preload_content=False,
+                      binary=binary)
 
 
 def _message(exc: Any) -> str:

@@ -1,0 +1,156 @@
+"""The file share on a cluster: the caller's ``cowait`` serves its folder to every pod of its run
+that carries the share's sidecar, each over a Kubernetes exec websocket into that sidecar.
+
+Pods are found by a watch on the run's label and served only once their owner references lead to
+the run's root pod, which this process created: a pod of another session that copies our labels is
+never served. No inbound connection reaches the caller.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from cowait.engine import labels as L
+from cowait.fileshare.relay import UPSTREAM_COMMAND
+from cowait.fileshare.sftp import serve_chunks
+
+SIDECAR = "share"
+
+
+class ClusterShare:
+    """Serves ``root`` into the share sidecars of the pods of one run."""
+
+    def __init__(self, root: Path, engine: Any, run_id: str, read_only: bool = False,
+                 exclude: list[str] | None = None) -> None:
+        self.root = root
+        self.engine = engine
+        self.run_id = run_id
+        self.read_only = read_only
+        self.exclude = exclude or []
+        self._closing = threading.Event()
+        self._trusted: dict[str, str] = {}  # uid -> pod name: the root pod and pods it owns, recursively
+        self._served: dict[str, threading.Event] = {}  # pod name -> stop flag of its server
+        self._streams: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self.connections = 0
+
+    def start(self, root_pod: Any) -> None:
+        """Serve the run whose root pod (created by this process) is ``root_pod``."""
+        self._trusted[root_pod.metadata.uid] = root_pod.metadata.name
+        threading.Thread(target=self._watch, name="fileshare-pods", daemon=True).start()
+
+    def close(self) -> None:
+        self._closing.set()
+        with self._lock:
+            streams = list(self._streams.values())
+        for stream in streams:
+            try:
+                stream.close()
+            except Exception:  # noqa: BLE001 - already closed
+                pass
+
+    def drop(self, pod: str) -> None:
+        """Cut the current stream into ``pod`` (a new one follows, as after a network failure)."""
+        stream = self._streams.get(pod)
+        if stream is not None:
+            stream.close()
+
+    # --- which pods ------------------------------------------------------------------------
+    def _watch(self) -> None:
+        from kubernetes import watch
+
+        version = None
+        while not self._closing.is_set():
+            try:
+                pods = self.engine.core.list_namespaced_pod(self.engine.namespace,
+                                                            label_selector=f"{L.RUN}={self.run_id}")
+                version = pods.metadata.resource_version
+                for pod in pods.items:
+                    self._consider(pod)
+                for event in watch.Watch().stream(self.engine.core.list_namespaced_pod, self.engine.namespace,
+                                                  label_selector=f"{L.RUN}={self.run_id}",
+                                                  resource_version=version, timeout_seconds=60):
+                    if self._closing.is_set():
+                        return
+                    pod = event["object"]
+                    if event["type"] == "DELETED":
+                        self._forget(pod)
+                    else:
+                        self._consider(pod)
+            except Exception:  # noqa: BLE001 - the watch broke: list again
+                time.sleep(1)
+
+    def _consider(self, pod: Any) -> None:
+        name = pod.metadata.name
+        if name in self._served or not _has_sidecar(pod):
+            return
+        if pod.metadata.uid not in self._trusted:
+            owners = [o.uid for o in pod.metadata.owner_references or [] if o.kind == "Pod"]
+            if not any(uid in self._trusted for uid in owners):
+                return  # not (yet) known to be ours: its parent is trusted first
+            self._trusted[pod.metadata.uid] = name
+        if not _sidecar_running(pod):
+            return
+        stop = threading.Event()
+        self._served[name] = stop
+        threading.Thread(target=self._serve_pod, args=(name, stop), name=f"fileshare-{name}", daemon=True).start()
+
+    def _forget(self, pod: Any) -> None:
+        stop = self._served.pop(pod.metadata.name, None)
+        if stop is not None:
+            stop.set()
+        self.drop(pod.metadata.name)
+
+    # --- one pod ---------------------------------------------------------------------------
+    def _serve_pod(self, name: str, stop: threading.Event) -> None:
+        """Offer streams to the pod's sidecar until the pod or this process goes."""
+        failures = 0
+        while not (stop.is_set() or self._closing.is_set()):
+            started = time.monotonic()
+            try:
+                self._serve_once(name)
+            except Exception:  # noqa: BLE001 - the stream failed: offer another
+                pass
+            failures = failures + 1 if time.monotonic() - started < 2 else 0
+            if failures > 30:  # the sidecar is gone for good (the watch did not say so)
+                return
+            time.sleep(0.2)
+
+    def _serve_once(self, name: str) -> None:
+        stream = self.engine.exec_stream(name, UPSTREAM_COMMAND, container=SIDECAR, binary=True)
+        with self._lock:
+            self._streams[name] = stream
+        self.connections += 1
+        lock = threading.Lock()
+
+        def send(data: bytes) -> None:
+            with lock:
+                stream.write_stdin(data)
+
+        try:
+            serve_chunks(str(self.root), _stdout(stream), send, read_only=self.read_only, exclude=self.exclude)
+        finally:
+            with self._lock:
+                if self._streams.get(name) is stream:
+                    del self._streams[name]
+            stream.close()
+
+
+def _stdout(stream: Any) -> Iterator[bytes]:
+    """What the sidecar's upstream writes, frame by frame, until the websocket closes."""
+    while stream.is_open():
+        stream.update(timeout=1)
+        if stream.peek_stdout():
+            yield stream.read_stdout()
+
+
+def _has_sidecar(pod: Any) -> bool:
+    return any(c.name == SIDECAR for c in pod.spec.containers or [])
+
+
+def _sidecar_running(pod: Any) -> bool:
+    statuses = (pod.status.container_statuses or []) if pod.status else []
+    return any(s.name == SIDECAR and s.state and s.state.running for s in statuses)
