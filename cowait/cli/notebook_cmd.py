@@ -95,7 +95,7 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
     from cowait.cli.run_view import RunView
     from cowait.errors import CowaitError, UsageError
     from cowait.runs.docker_run import DockerRun, collect_finished_runs
-    from cowait.runs.plan import PROJECT_MOUNT, RunOptions, plan_docker_run
+    from cowait.runs.plan import RunOptions, plan_docker_run
     from cowait.runs.record import RunRecord
 
     project = open_project()
@@ -119,9 +119,9 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
         root = plan_kubernetes_run(project, options, cluster_config, resolve_pushed_image(project, None))
         root.engine_options["ports"] = [{"container_port": SERVER_PORT}]
         if share in ("stream", "ro"):
-            from cowait.fileshare.cluster import ClusterShare
+            from cowait.fileshare.cluster import ClusterShare, pod_option
 
-            root.engine_options["fileshare"] = {"read_only": share == "ro", "target": PROJECT_MOUNT}
+            root.engine_options["fileshare"] = pod_option(read_only=share == "ro")
         run = KubernetesRun(root, RunRecord(project.root, root.id))
         if share in ("stream", "ro"):
             file_share = ClusterShare(project.root, run.engine, root.run, read_only=share == "ro",

@@ -9,8 +9,10 @@ from cowait.cli.run_cmd import cli_run_options, read_inputs, run_options
 
 @click.command("k8s")
 @click.argument("task", required=False)
+@click.option("--share", type=click.Choice(["stream", "ro", "off"]), default="stream", show_default=True,
+              help="For 'notebook': the file share's sidecar (read-write or read-only), or none.")
 @run_options
-def k8s(task, inputs, input_file, env, cluster, image, cpu, cpu_limit, memory, memory_limit) -> None:
+def k8s(task, inputs, input_file, env, cluster, image, cpu, cpu_limit, memory, memory_limit, share) -> None:
     """The Pod (and router objects) of a run of TASK, or of 'notebook', on CLUSTER."""
     from cowait.cli.output import result, warning
     from cowait.cli.project import open_project
@@ -40,6 +42,10 @@ def k8s(task, inputs, input_file, env, cluster, image, cpu, cpu_limit, memory, m
     root = plan_kubernetes_run(project, options, config, ref)
     documents = [pod_yaml(root)]
     if notebook:
+        from cowait.fileshare.cluster import pod_option
+
         root.engine_options["ports"] = [{"container_port": 8888}]
+        if share != "off":
+            root.engine_options["fileshare"] = pod_option(read_only=share == "ro")
         documents = [pod_yaml(root), *router_yaml(root, "<uid of the pod>", 8888)]
     result("---\n".join(d.rstrip() + "\n" for d in documents).rstrip())

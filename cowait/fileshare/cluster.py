@@ -20,6 +20,14 @@ from cowait.fileshare.sftp import serve_chunks
 SIDECAR = "share"
 
 
+def pod_option(read_only: bool = False) -> dict[str, Any]:
+    """The ``fileshare`` engine option of a pod whose task sees the caller's project folder (its
+    subtasks inherit it): the pod gets the share's sidecar."""
+    from cowait.runs.plan import PROJECT_MOUNT
+
+    return {"read_only": read_only, "target": PROJECT_MOUNT}
+
+
 class ClusterShare:
     """Serves ``root`` into the share sidecars of the pods of one run."""
 

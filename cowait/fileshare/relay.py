@@ -122,13 +122,17 @@ def run_agent(mount: str, path: str, read_only: bool, options: str) -> int:
     opts = f"{options},ssh_command={dial}" + (",ro" if read_only else "")
     sshfs = subprocess.Popen(["sshfs", "-f", "-o", opts, "cowait:/", mount])
 
+    stopped = threading.Event()
+
     def stop(*_: object) -> None:
-        subprocess.run(["fusermount3", "-u", "-z", mount], capture_output=True)
+        stopped.set()
+        subprocess.run(["fusermount3", "-u", "-z", mount], capture_output=True, check=False)
         sshfs.terminate()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    return sshfs.wait()
+    code = sshfs.wait()
+    return 0 if stopped.is_set() else code
 
 
 # --- upstream -------------------------------------------------------------------------------

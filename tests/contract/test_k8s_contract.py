@@ -198,3 +198,30 @@ def test_start_is_seen_through_a_watch_not_polling(cluster, engine):
     watches = [r for r in cluster.requests() if r.params.get("watch") == "true"]
     assert watches and watches[0].params["fieldSelector"] == "metadata.name=job-1a2b3c4d"
     assert "resourceVersion" in watches[0].params  # resumes from the listing, no missed change
+
+
+def test_a_pod_with_the_file_share_posts_its_sidecar(cluster, engine):
+    from cowait.fileshare.cluster import pod_option
+
+    engine.start(task(engine_options={"namespace": NAMESPACE, "service_account": "cowait",
+                                      "fileshare": pod_option(read_only=False)}))
+    [request] = [r for r in cluster.requests() if r.method.value == "POST"]
+    for version in ("1.35.0", "1.36.0", "1.37.0"):
+        kubernetes_validate.validate(request.data, version, strict=True)
+    containers = {c["name"]: c for c in request.data["spec"]["containers"]}
+    assert containers["share"]["securityContext"] == {"privileged": True}
+    assert containers["share"]["volumeMounts"][0]["mountPropagation"] == "Bidirectional"
+    assert containers["task"]["volumeMounts"][0] == {"name": "cowait-share", "mountPath": "/var/task",
+                                                     "mountPropagation": "HostToContainer"}
+
+
+def test_a_task_is_finished_when_its_container_ends_while_the_sidecar_runs(cluster, engine):
+    """The kubelet sorts container statuses by name, so the sidecar ('share') comes first; the pod
+    stays Running while the sidecar runs, but the task has ended with its own container's exit code."""
+    cluster.put_pod("nb-00000000", {"phase": "Running", "containerStatuses": [
+        {"name": "share", "ready": True, "restartCount": 0, "image": "x", "imageID": "",
+         "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}},
+        {"name": "task", "ready": False, "restartCount": 0, "image": "x", "imageID": "",
+         "state": {"terminated": {"exitCode": 3, "reason": "Error"}}}]})
+    code, _ = engine.wait("nb-00000000")
+    assert code == 3

@@ -241,8 +241,13 @@ def test_cowait_notebook_on_the_cluster_sees_the_callers_folder_live(project, co
             assert result.status == "ok", result.error
             assert "value 36" in result.stdout
             assert "| square of 6 is 36" in result.stdout
+            # the subtask's pod (with its sidecar) is removed once its task ended
+            assert wait_gone(core, namespace, "cowait.root=false", timeout=30) == []
         finally:
             kernel.ws.close()
+            if process.poll() is None and sys.exc_info()[0] is not None:
+                process.send_signal(signal.SIGINT)
+                process.communicate(timeout=60)
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=60)
         assert process.returncode == 0

@@ -138,11 +138,18 @@ def test_cli_renderings_validate(tmp_path, isolated_home):
         "version: 1\ncowait:\n  image: reg.example/app\n  environment:\n    S: {source: secret, name: s, key: k}\n"
         "  clusters:\n    demo: {type: kubernetes, namespace: jobs, router: ingress, domain: example.com}\n")
     (tmp_path / "job.py").write_text("import cowait\n\n@cowait.task\nasync def job(n: int = 1):\n    return n\n")
+    rendered = {}
     for args in (["render", "k8s", "job", "-c", "demo", "-i", "n=3"], ["render", "k8s", "notebook", "-c", "demo"],
-                 ["cluster", "setup", "demo", "--print"]):
+                 ["render", "k8s", "notebook", "-c", "demo", "--share", "off"], ["cluster", "setup", "demo", "--print"]):
         proc = subprocess.run([sys.executable, "-m", "cowait", *args], cwd=tmp_path, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
         documents = [d for d in yaml.safe_load_all(proc.stdout) if d]
         assert documents
         for document in documents:
             validate(document)
+        rendered[" ".join(args[2:])] = documents
+    containers = {key: [c["name"] for c in docs[0]["spec"]["containers"]] for key, docs in rendered.items()
+                  if docs[0]["kind"] == "Pod"}
+    assert containers["notebook -c demo"] == ["task", "share"]  # the file share is on by default on clusters
+    assert containers["notebook -c demo --share off"] == ["task"]
+    assert containers["job -c demo -i n=3"] == ["task"]
