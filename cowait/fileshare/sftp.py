@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import errno
 import fnmatch
+import functools
+import grp
 import logging
 import os
+import pwd
 import sys
 import threading
 from typing import Any, AsyncIterator, Callable, Iterable
@@ -23,6 +26,36 @@ SFTP_VERSION = 3
 
 def _text(path: bytes) -> str:
     return os.fsdecode(path)
+
+
+@functools.lru_cache(maxsize=64)
+def _user(uid: int | None) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name if uid is not None else ""
+    except KeyError:
+        return str(uid)
+
+
+@functools.lru_cache(maxsize=64)
+def _group(gid: int | None) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name if gid is not None else ""
+    except KeyError:
+        return str(gid)
+
+
+def local_attrs(info: os.stat_result) -> SFTPAttrs:
+    """What SFTP version 3 carries of a local stat (asyncssh's own conversion looks the user and group
+    up in the password database for every file, which dominates a listing of thousands)."""
+    return SFTPAttrs(type=_filetype(info.st_mode), size=info.st_size, uid=info.st_uid, gid=info.st_gid,
+                     owner=_user(info.st_uid), group=_group(info.st_gid), permissions=info.st_mode,
+                     atime=int(info.st_atime), mtime=int(info.st_mtime), nlink=info.st_nlink)
+
+
+def _filetype(mode: int) -> int:
+    from asyncssh.sftp import _stat_mode_to_filetype
+
+    return _stat_mode_to_filetype(mode)
 
 
 class JailedSFTPServer(SFTPServer):
@@ -47,6 +80,12 @@ class JailedSFTPServer(SFTPServer):
             raise PermissionError(errno.EROFS, "the share is read-only", text)
         return text
 
+    def format_user(self, uid: int | None) -> str:
+        return _user(uid)
+
+    def format_group(self, gid: int | None) -> str:
+        return _group(gid)
+
     # --- paths ----------------------------------------------------------------------------
     def map_path(self, path: bytes) -> bytes:
         return path
@@ -60,11 +99,11 @@ class JailedSFTPServer(SFTPServer):
     # --- metadata -------------------------------------------------------------------------
     def stat(self, path: bytes) -> Any:
         with self.jail.parent(self._check(path), follow=True) as (fd, name):
-            return os.stat(name, dir_fd=fd, follow_symlinks=False)
+            return local_attrs(os.stat(name, dir_fd=fd, follow_symlinks=False))
 
     def lstat(self, path: bytes) -> Any:
         with self.jail.parent(self._check(path), follow=False) as (fd, name):
-            return os.stat(name, dir_fd=fd, follow_symlinks=False)
+            return local_attrs(os.stat(name, dir_fd=fd, follow_symlinks=False))
 
     def setstat(self, path: bytes, attrs: SFTPAttrs) -> None:
         self._setstat(path, attrs, follow=True)
@@ -133,15 +172,15 @@ class JailedSFTPServer(SFTPServer):
             prefix = "/".join(normalize(text))
             for entry in names:
                 relative = f"{prefix}/{entry}" if prefix else entry
-                if entry not in (".", "..") and self._hidden(relative):
+                if self.exclude and entry not in (".", "..") and self._hidden(relative):
                     continue
                 try:
                     info = os.stat(entry, dir_fd=folder, follow_symlinks=False)
                 except FileNotFoundError:
                     continue
-                attrs = SFTPAttrs.from_local(info)
-                yield SFTPName(os.fsencode(entry), self.format_longname(SFTPName(os.fsencode(entry), attrs=attrs)),
-                               attrs)
+                name = SFTPName(os.fsencode(entry), attrs=local_attrs(info))
+                self.format_longname(name)
+                yield name
         finally:
             os.close(folder)
 
