@@ -103,7 +103,8 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
     if cluster_config.type not in ("docker", "kubernetes"):
         raise UsageError(f"cluster '{cluster_name}' is of type {cluster_config.type}, which cannot run notebooks")
     on_cluster = cluster_config.type == "kubernetes"
-    share = share or ("stream" if on_cluster else "bind")
+    if share is None:  # on clusters the share is on unless cowait.yml turns it off (fileshare.enabled)
+        share = ("stream" if project.settings.fileshare.enabled else "off") if on_cluster else "bind"
     if on_cluster and share == "bind":
         raise UsageError("--share bind needs the local engine", hint="on a cluster use --share stream, ro or off")
     token = secrets.token_hex(24)

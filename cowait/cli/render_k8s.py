@@ -9,8 +9,9 @@ from cowait.cli.run_cmd import cli_run_options, read_inputs, run_options
 
 @click.command("k8s")
 @click.argument("task", required=False)
-@click.option("--share", type=click.Choice(["stream", "ro", "off"]), default="stream", show_default=True,
-              help="For 'notebook': the file share's sidecar (read-write or read-only), or none.")
+@click.option("--share", type=click.Choice(["stream", "ro", "off"]),
+              help="For 'notebook': the file share's sidecar (read-write or read-only), or none "
+                   "(default: stream, unless fileshare.enabled is false in cowait.yml).")
 @run_options
 def k8s(task, inputs, input_file, env, cluster, image, cpu, cpu_limit, memory, memory_limit, share) -> None:
     """The Pod (and router objects) of a run of TASK, or of 'notebook', on CLUSTER."""
@@ -45,6 +46,7 @@ def k8s(task, inputs, input_file, env, cluster, image, cpu, cpu_limit, memory, m
         from cowait.fileshare.cluster import pod_option
 
         root.engine_options["ports"] = [{"container_port": 8888}]
+        share = share or ("stream" if project.settings.fileshare.enabled else "off")
         if share != "off":
             root.engine_options["fileshare"] = pod_option(read_only=share == "ro")
         documents = [pod_yaml(root), *router_yaml(root, "<uid of the pod>", 8888)]

@@ -153,3 +153,18 @@ def test_cli_renderings_validate(tmp_path, isolated_home):
     assert containers["notebook -c demo"] == ["task", "share"]  # the file share is on by default on clusters
     assert containers["notebook -c demo --share off"] == ["task"]
     assert containers["job -c demo -i n=3"] == ["task"]
+
+
+def test_the_file_share_can_be_turned_off_in_cowait_yml(tmp_path, isolated_home):
+    (tmp_path / "cowait.yml").write_text(
+        "version: 1\ncowait:\n  image: reg.example/app\n  fileshare: {enabled: false}\n"
+        "  clusters:\n    demo: {type: kubernetes, namespace: jobs}\n")
+    for extra, expected in (([], ["task"]), (["--share", "ro"], ["task", "share"])):
+        proc = subprocess.run([sys.executable, "-m", "cowait", "render", "k8s", "notebook", "-c", "demo", *extra],
+                              cwd=tmp_path, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        pod = next(yaml.safe_load_all(proc.stdout))
+        validate(pod)
+        assert [c["name"] for c in pod["spec"]["containers"]] == expected
+        if "share" in expected:
+            assert pod["spec"]["containers"][1]["command"][-1] == "--read-only"
