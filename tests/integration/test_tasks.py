@@ -186,7 +186,7 @@ def test_json_and_quiet_output(cowait, project):
 def test_ctrl_c_stops_and_removes_the_whole_tree(project, docker_client, isolated_home):
     proc = subprocess.Popen([sys.executable, "-m", "cowait", "run", "sleeper:sleepy", "-i", "children=3"],
                             cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    run_id = _wait_for_children(docker_client, 3)
+    run_id = _wait_for_children(docker_client, 3, project=project)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -198,7 +198,7 @@ def test_ctrl_c_stops_and_removes_the_whole_tree(project, docker_client, isolate
 def test_kill_9_of_the_cli_leaves_the_run_going_and_logs_f_reattaches(cowait, project, docker_client):
     proc = subprocess.Popen([sys.executable, "-m", "cowait", "run", "sleeper:sleepy", "-i", "children=2",
                              "-i", "seconds=6"], cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    run_id = _wait_for_children(docker_client, 2)
+    run_id = _wait_for_children(docker_client, 2, project=project)
     proc.kill()
     proc.wait()
     assert len(run_containers(docker_client, run_id)) == 3  # still going, detached
@@ -293,11 +293,14 @@ def test_compose_down_removes_subtasks_of_a_run(cowait, project, docker_client):
     assert run_containers(docker_client, run_id) == []
 
 
-def _wait_for_children(docker_client, count: int, run_id: str | None = None, timeout: float = 60) -> str:
-    """Wait until a run has ``count`` running children; return its id."""
+def _wait_for_children(docker_client, count: int, run_id: str | None = None, timeout: float = 60,
+                       project=None) -> str:
+    """Wait until a run (of ``project``, if given) has ``count`` running children; return its id."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        filters = {"label": ["cowait.root=false"] + ([f"cowait.run={run_id}"] if run_id else []), "status": "running"}
+        labels = ["cowait.root=false"] + ([f"cowait.run={run_id}"] if run_id else [])
+        labels += [f"cowait.project_dir={project}"] if project is not None else []
+        filters = {"label": labels, "status": "running"}
         children = docker_client.containers.list(filters=filters)
         if len(children) >= count:
             return children[0].labels["cowait.run"]

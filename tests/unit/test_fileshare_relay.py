@@ -77,9 +77,12 @@ def test_the_mount_outlives_a_dropped_stream(mounted):
     assert seconds <= WAIT + 1.5
     seconds, code, _ = attempt(["cat", str(mount / "a.txt")])  # no stream still: fails at once
     assert code != 0 and seconds < 1
-    connect()
+    connect()  # operations fail at once until its upstream has registered, then work again
     (root / "b.txt").write_text("after the reconnect")
-    assert attempt(["cat", str(mount / "b.txt")])[1:] == (0, "after the reconnect")
+    deadline = time.monotonic() + 10
+    while (result := attempt(["cat", str(mount / "b.txt")]))[1] != 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert result[1:] == (0, "after the reconnect")
 
 
 def test_a_stream_whose_caller_left_before_use_is_skipped(mounted):
