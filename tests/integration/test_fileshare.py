@@ -13,6 +13,7 @@ import time
 import pytest
 
 from tests.conftest import fixture_project
+from tests.support.fileshare import KILL_UPSTREAMS
 from tests.support.jupyter import JupyterServer
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow,
@@ -42,14 +43,6 @@ def _serve_streamed(root, docker_client):
     process.communicate(timeout=60)
     assert process.returncode == 0
     assert docker_client().containers.list(all=True, filters={"label": f"cowait.project_dir={root}"}) == []
-
-
-KILL_UPSTREAMS = """import os, signal
-pids = [p for p in os.listdir('/proc') if p.isdigit()
-        and b'relay\\0upstream' in open(f'/proc/{p}/cmdline', 'rb').read()]
-for pid in pids:
-    os.kill(int(pid), signal.SIGKILL)
-print(len(pids))"""
 
 
 def run(kernel, code: str) -> str:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.fileshare import KILL_UPSTREAMS
+
 KUBECONFIG = os.environ.get("COWAIT_TEST_KUBECONFIG")
 pytestmark = [
     pytest.mark.k8s,
@@ -71,6 +73,16 @@ def project(tmp_path_factory, registry, namespace):
     yield root, cowait
     for found in docker_client().images.list(name=image):
         docker_client().images.remove(found.id, force=True)
+
+
+def _exec(namespace: str, pod: str, container: str, command: list[str]) -> str:
+    """Output of a command in a pod's container (the exec websocket, on a client of its own)."""
+    from kubernetes import client, config
+    from kubernetes.stream import stream
+
+    api = client.CoreV1Api(config.new_client_from_config(config_file=KUBECONFIG))
+    return stream(api.connect_get_namespaced_pod_exec, pod, namespace, container=container, command=command,
+                  stdin=False, stdout=True, stderr=True, tty=False)
 
 
 def pods(core, namespace: str, selector: str = "cowait.task") -> list:
@@ -243,6 +255,19 @@ def test_cowait_notebook_on_the_cluster_sees_the_callers_folder_live(project, co
             assert "| square of 6 is 36" in result.stdout
             # the subtask's pod (with its sidecar) is removed once its task ended
             assert wait_gone(core, namespace, "cowait.root=false", timeout=30) == []
+            # the stream into the sidecar is cut (as by a network failure): cowait reconnects, and
+            # the same kernel reads and writes the caller's files again
+            killed = _exec(namespace, server.metadata.name, "share", ["python", "-c", KILL_UPSTREAMS])
+            assert killed.strip() == "1", killed
+            (root / "after-the-cut.txt").write_text("still live")
+            recovered = kernel.execute(
+                "import time\nstart = time.time()\nwhile True:\n    try:\n"
+                "        text = open('after-the-cut.txt').read(); break\n"
+                "    except OSError:\n        time.sleep(0.1)\n"
+                "open('written-after-the-cut.txt', 'w').write(text)\nprint(round(time.time() - start, 2))")
+            assert recovered.status == "ok", recovered.error
+            print(f"stream cut: files live again after {recovered.stdout.strip()}s")
+            assert (root / "written-after-the-cut.txt").read_text() == "still live"
         finally:
             kernel.ws.close()
             if process.poll() is None and sys.exc_info()[0] is not None:
@@ -253,6 +278,7 @@ def test_cowait_notebook_on_the_cluster_sees_the_callers_folder_live(project, co
         assert process.returncode == 0
     finally:
         config.write_text(original)
-        for name in ("from-host.txt", "from-pod.txt", "only-on-the-host.ipynb"):
+        for name in ("from-host.txt", "from-pod.txt", "only-on-the-host.ipynb", "after-the-cut.txt",
+                     "written-after-the-cut.txt"):
             (root / name).unlink(missing_ok=True)
     assert wait_gone(core, namespace, "cowait.task") == []

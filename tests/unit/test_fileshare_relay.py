@@ -57,14 +57,16 @@ def mounted(tmp_path):
     (root / "a.txt").write_text("hello")
     agent = subprocess.Popen([sys.executable, "-m", "cowait.fileshare.relay", "agent", str(mount),
                               "--socket", str(socket)], stderr=subprocess.DEVNULL)
-    assert wait_mounted(str(mount), timeout=10) and agent.poll() is None, "the relay agent did not mount"
     streams: list[Stream] = []
-    yield root, mount, lambda: streams.append(Stream(root, socket)) or streams[-1]
-    for stream in streams:
-        stream.drop()
-    agent.terminate()
-    agent.wait(timeout=10)
-    subprocess.run(["fusermount3", "-u", "-z", str(mount)], capture_output=True, check=False)
+    try:
+        assert wait_mounted(str(mount), timeout=10) and agent.poll() is None, "the relay agent did not mount"
+        yield root, mount, lambda: streams.append(Stream(root, socket)) or streams[-1]
+    finally:
+        for stream in streams:
+            stream.drop()
+        agent.terminate()
+        agent.wait(timeout=10)
+        subprocess.run(["fusermount3", "-u", "-z", str(mount)], capture_output=True, check=False)
 
 
 def test_the_mount_outlives_a_dropped_stream(mounted):
