@@ -122,7 +122,12 @@ def run_agent(mount: str, path: str, read_only: bool, options: str) -> int:
     os.makedirs(mount, exist_ok=True)
     dial = f"{sys.executable} -m cowait.fileshare.relay dial {path}"
     opts = f"{options},ssh_command={dial}" + (",ro" if read_only else "")
-    sshfs = subprocess.Popen(["sshfs", "-f", "-o", opts, "cowait:/", mount])
+    try:
+        sshfs = subprocess.Popen(["sshfs", "-f", "-o", opts, "cowait:/", mount])
+    except FileNotFoundError:
+        print("cowait file share: sshfs is not in this image; it is added when the project has notebooks "
+              "(or 'features: {notebook: true}' in cowait.yml): build and push the image again", file=sys.stderr)
+        return 2
 
     stopped = threading.Event()
 

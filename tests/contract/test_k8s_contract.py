@@ -225,3 +225,16 @@ def test_a_task_is_finished_when_its_container_ends_while_the_sidecar_runs(clust
          "state": {"terminated": {"exitCode": 3, "reason": "Error"}}}]})
     code, _ = engine.wait("nb-00000000")
     assert code == 3
+
+
+def test_a_pod_security_refusal_of_the_sidecar_says_what_to_do(cluster, engine):
+    message = ('pods "job-1a2b3c4d" is forbidden: violates PodSecurity "baseline:latest": privileged '
+               '(container "share" must not set securityContext.privileged=true)')
+    cluster.react(f"post /api/v1/namespaces/{NAMESPACE}/pods",
+                  kmock.KubernetesError(status=403, reason="Forbidden", message=message))
+    with pytest.raises(EngineError) as info:
+        engine.start(task())
+    assert str(info.value) == (
+        f"cannot create pod job-1a2b3c4d: {message} (the file share's sidecar runs privileged (FUSE); allow "
+        f"privileged pods in namespace {NAMESPACE} (label pod-security.kubernetes.io/enforce=privileged) or start "
+        "the notebook with --share off)")

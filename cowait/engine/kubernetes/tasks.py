@@ -46,6 +46,11 @@ class KubernetesTaskEngine:
         from kubernetes.client.exceptions import ApiException
 
         if isinstance(exc, ApiException):
+            if exc.status == 403 and "PodSecurity" in _message(exc):
+                return EngineError(f"{action}: {_message(exc)}",
+                                   hint="the file share's sidecar runs privileged (FUSE); allow privileged pods in "
+                                        f"namespace {self.namespace} (label pod-security.kubernetes.io/enforce="
+                                        "privileged) or start the notebook with --share off")
             if exc.status == 403:
                 return EngineError(f"{action}: forbidden in namespace {self.namespace}",
                                    hint="run 'cowait cluster setup CLUSTER' to create the service account and role")
