@@ -126,7 +126,7 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
         run = KubernetesRun(root, RunRecord(project.root, root.id))
         if share in ("stream", "ro"):
             file_share = ClusterShare(project.root, run.engine, root.run, read_only=share == "ro",
-                                      exclude=project.settings.fileshare.exclude)
+                                      exclude=project.settings.fileshare.exclude, warn=warning)
     else:
         info("building the image first if the project changed")
         with BuildView(quiet=not sys.stderr.isatty()) as view:  # in logs, one line is enough

@@ -8,10 +8,11 @@ never served. No inbound connection reaches the caller.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from cowait.engine import labels as L
 from cowait.fileshare.relay import UPSTREAM_COMMAND
@@ -32,7 +33,7 @@ class ClusterShare:
     """Serves ``root`` into the share sidecars of the pods of one run."""
 
     def __init__(self, root: Path, engine: Any, run_id: str, read_only: bool = False,
-                 exclude: list[str] | None = None) -> None:
+                 exclude: list[str] | None = None, warn: Callable[[str], None] | None = None) -> None:
         self.root = root
         self.engine = engine
         self.run_id = run_id
@@ -44,6 +45,8 @@ class ClusterShare:
         self._streams: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.connections = 0
+        self._warn = warn or (lambda message: print(f"warning: {message}", file=sys.stderr))
+        self._warned: set[str] = set()
 
     def start(self, root_pod: Any) -> None:
         """Serve the run whose root pod (created by this process) is ``root_pod``."""
@@ -101,6 +104,11 @@ class ClusterShare:
                 return  # not (yet) known to be ours: its parent is trusted first
             self._trusted[pod.metadata.uid] = name
         if not _sidecar_running(pod):
+            ended = _sidecar_ended(pod)
+            if ended is not None and name not in self._warned:
+                self._warned.add(name)
+                self._warn(f"the file share's sidecar in pod {name} stopped (exit {ended}); its files are not "
+                           f"live (see 'kubectl logs {name} -c {SIDECAR}')")
             return
         stop = threading.Event()
         self._served[name] = stop
@@ -157,6 +165,15 @@ def _stdout(stream: Any) -> Iterator[bytes]:
 
 def _has_sidecar(pod: Any) -> bool:
     return any(c.name == SIDECAR for c in pod.spec.containers or [])
+
+
+def _sidecar_ended(pod: Any) -> int | None:
+    """The exit code of a pod's sidecar that stopped, else None."""
+    statuses = (pod.status.container_statuses or []) if pod.status else []
+    for status in statuses:
+        if status.name == SIDECAR and status.state and status.state.terminated:
+            return status.state.terminated.exit_code
+    return None
 
 
 def _sidecar_running(pod: Any) -> bool:

@@ -37,3 +37,19 @@ def test_only_pods_owned_by_the_runs_root_are_served(tmp_path: Path):
     assert "uid-s" in share._trusted  # served once its sidecar runs
     share._consider(pod("starting", "uid-s", owner="uid-root"))
     assert "starting" in share._served
+
+
+def test_a_sidecar_that_stopped_is_reported_once(tmp_path: Path):
+    from kubernetes.client import V1ContainerStateTerminated
+
+    warnings: list[str] = []
+    share = ClusterShare(tmp_path, engine=None, run_id="nb-1", warn=warnings.append)
+    share._closing.set()
+    share._trusted["uid-root"] = "nb-1"
+    broken = pod("nb-1", "uid-root", running=False)
+    broken.status.container_statuses[1].state = V1ContainerState(terminated=V1ContainerStateTerminated(exit_code=2))
+    share._consider(broken)
+    share._consider(broken)
+    assert warnings == ["the file share's sidecar in pod nb-1 stopped (exit 2); its files are not live "
+                        "(see 'kubectl logs nb-1 -c share')"]
+    assert share._served == {}
