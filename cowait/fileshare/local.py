@@ -20,7 +20,7 @@ from typing import Any
 
 from cowait.engine import labels as L
 from cowait.errors import CowaitError
-from cowait.fileshare.relay import SIDECAR_MOUNT, UPSTREAM_COMMAND, agent_command
+from cowait.fileshare.relay import SIDECAR_MOUNT, UPSTREAM_COMMAND, agent_command, tune_readahead
 from cowait.fileshare.sftp import serve_chunks
 
 
@@ -70,6 +70,7 @@ class LocalShare:
         if not self._wait_mounted(timeout):
             self.close()
             raise CowaitError("the file share did not mount in time", hint="is sshfs in the image? rebuild it")
+        tune_readahead(str(self.folder))  # the sidecar's /sys is read-only here: set it from the host
 
     def close(self) -> None:
         self._closing.set()
