@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from cowait.engine import labels as L
 from cowait.errors import CowaitError
@@ -117,14 +117,12 @@ class LocalShare:
             time.sleep(0.2)
 
     def _serve_once(self) -> None:
-        from docker.utils.socket import frames_iter
-
         api = self.client.api
         exec_id = api.exec_create(self.sidecar_id, UPSTREAM_COMMAND, stdin=True, stdout=True, stderr=True)["Id"]
         sock = api.exec_start(exec_id, socket=True)
         self._socket = sock._sock
         try:
-            chunks = (data for stream, data in frames_iter(sock, tty=False) if stream == 1)
+            chunks = _stdout_frames(self._socket)
             serve_chunks(str(self.root), chunks, self._socket.sendall, read_only=self.read_only, exclude=self.exclude)
         finally:
             self._drop()
@@ -145,6 +143,25 @@ class LocalShare:
                     return True
             time.sleep(0.1)
         return False
+
+
+def _stdout_frames(sock: Any) -> Iterator[bytes]:
+    """The stdout of a non-tty ``docker exec`` stream: Docker multiplexes it in frames of an 8-byte
+    header (stream, 3 zero bytes, big-endian length) and a payload. Read in large blocks (docker-py's
+    own demux reads and selects per frame, which costs more than the transfer on bulk reads)."""
+    buffer = bytearray()
+    while True:
+        block = sock.recv(1 << 20)
+        if not block:
+            return
+        buffer += block
+        while len(buffer) >= 8:
+            size = int.from_bytes(buffer[4:8], "big")
+            if len(buffer) < 8 + size:
+                break
+            if buffer[0] == 1:
+                yield bytes(buffer[8:8 + size])
+            del buffer[:8 + size]
 
 
 def _is_fuse(folder: Path) -> bool:
