@@ -4,8 +4,8 @@ The sidecar's main process is the *agent*. It runs ``sshfs -o reconnect`` with t
 ``ssh_command``, so that each (re)connection of sshfs starts a *dialer* instead of ssh. The caller's
 ``cowait`` opens exec streams into the sidecar that run an *upstream*: a process whose stdin and
 stdout are the stream to the caller's SFTP server. The agent pairs each dialer with the newest live
-upstream by passing the upstream's descriptors to the dialer, which splices them to sshfs's pipes
-(no copy through Python on the data path).
+upstream by passing the upstream's descriptors to the dialer, which connects them to sshfs (bulk
+data from the caller is spliced in the kernel, not copied through Python).
 
 Because the FUSE mount itself survives a dropped stream, processes inside it (a kernel whose working
 directory is the share) keep working once the caller reconnects: with no stream, file operations fail
@@ -32,12 +32,13 @@ import threading
 import time
 
 SOCKET = "/run/cowait-share.sock"
-SIDECAR_MOUNT = "/mnt/share"
-READAHEAD_KB = 2048  # where the sidecar mounts the share (propagated to the task container)
+SIDECAR_MOUNT = "/mnt/share"  # where the sidecar mounts the share (propagated to the task container)
+READAHEAD_KB = 2048  # kernel readahead of the mount: more read requests in flight
 WAIT = 3.0  # how long an operation waits for a stream before it fails with an I/O error
 # Caches short enough that a local edit is visible remotely within a second (the kernel's 0.2 s on
 # top of sshfs's 0.8 s); sshfs's listing cache answers the lookups that follow a listing (find, ls -l)
-# without a round trip each. Reads and writes of 128 KiB per request.
+# without a round trip each. max_read/max_write: the largest requests sshfs will make (it caps
+# reads at 64 KiB), half as many round trips as its default.
 SSHFS_OPTIONS = ("attr_timeout=0.2,entry_timeout=0.2,negative_timeout=0.2,dir_cache=yes,dcache_timeout=0.8,"
                  "allow_other,max_conns=1,reconnect,delay_connect,max_read=131072,max_write=131072")
 UPSTREAM, DIAL, PAIRED = b"U", b"D", b"P"
