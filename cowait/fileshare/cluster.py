@@ -8,6 +8,7 @@ never served. No inbound connection reaches the caller.
 
 from __future__ import annotations
 
+import socket
 import sys
 import threading
 import time
@@ -137,6 +138,7 @@ class ClusterShare:
 
     def _serve_once(self, name: str) -> None:
         stream = self.engine.exec_stream(name, UPSTREAM_COMMAND, container=SIDECAR, binary=True)
+        keep_alive(stream.sock.sock)
         with self._lock:
             self._streams[name] = stream
         self.connections += 1
@@ -153,6 +155,19 @@ class ClusterShare:
                 if self._streams.get(name) is stream:
                     del self._streams[name]
             stream.close()
+
+
+def keep_alive(sock: socket.socket) -> None:
+    """Notice a connection that died without closing (a network partition) within seconds, not
+    TCP's minutes: this process then offers a new stream, and the sidecar moves sshfs to it."""
+    options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1), (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 2),
+               (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1), (socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3),
+               (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, 5000)]
+    for level, option, value in options:
+        try:
+            sock.setsockopt(level, option, value)
+        except (OSError, AttributeError):  # not TCP (a proxy's unix socket) or not Linux
+            pass
 
 
 def _stdout(stream: Any) -> Iterator[bytes]:

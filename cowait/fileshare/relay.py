@@ -60,6 +60,7 @@ class Agent:
         self.upstreams: list[tuple[socket.socket, list[int]]] = []
         self.arrived = threading.Condition()
         self.down = False  # the last dial found no stream
+        self.active: socket.socket | None = None  # the agent's end of the connected dialer's socket
         if os.path.exists(path):
             os.unlink(path)
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -82,6 +83,11 @@ class Agent:
             with self.arrived:
                 self.upstreams.append((conn, fds))
                 self.arrived.notify_all()
+                # The caller offers a stream only when it gave up the previous one: a stream that
+                # stalled without closing (a network partition) is cut, so sshfs reconnects to this one.
+                if self.active is not None:
+                    self.active.close()
+                    self.active = None
         elif role == DIAL:
             self._pair(conn)
         else:
@@ -112,9 +118,12 @@ class Agent:
             upstream.sendall(PAIRED)
             socket.send_fds(dialer, [PAIRED], fds + [upstream.fileno()])
         except OSError:
-            pass
+            dialer.close()
         _close(upstream, fds)
-        dialer.close()
+        with self.arrived:
+            if self.active is not None:
+                self.active.close()
+            self.active = dialer  # the dialer ends when this closes
 
 
 def run_agent(mount: str, path: str, read_only: bool, options: str) -> int:
@@ -183,6 +192,8 @@ def run_dialer(path: str) -> int:
     done = threading.Event()
     for source, target in ((remote_in, 1), (0, remote_out)):
         threading.Thread(target=_pump, args=(source, target, done), daemon=True).start()
+    conn.settimeout(None)
+    threading.Thread(target=lambda: (conn.recv(1), done.set()), daemon=True).start()  # cut by the agent
     done.wait()
     os._exit(0)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -96,3 +97,20 @@ def test_a_stream_whose_caller_left_before_use_is_skipped(mounted):
     time.sleep(0.2)
     connect()
     assert attempt(["cat", str(mount / "a.txt")])[1:] == (0, "hello")
+
+
+def test_a_stalled_stream_gives_way_to_the_next_one(mounted):
+    """A stream that stops moving without closing (a network partition): once the caller offers a new
+    one, sshfs is moved to it, so operations work again without waiting for the old one to time out."""
+    _, mount, connect = mounted
+    stalled = connect()
+    assert attempt(["cat", str(mount / "a.txt")])[1:] == (0, "hello")
+    stalled.server.send_signal(signal.SIGSTOP)
+    try:
+        connect()
+        deadline = time.monotonic() + 10
+        while (result := attempt(["cat", str(mount / "a.txt")]))[1] != 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert result[1:] == (0, "hello")
+    finally:
+        stalled.server.send_signal(signal.SIGCONT)
