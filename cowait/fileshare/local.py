@@ -11,7 +11,6 @@ error and this process offers a new stream, which the same mount picks up.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import threading
 import time
@@ -39,7 +38,7 @@ class LocalShare:
         self.read_only = read_only
         self.exclude = exclude or []
         self.client = docker_client()
-        self.folder = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / "cowait-shares" / run_id
+        self.folder = shares_dir() / run_id
         self.sidecar_id = f"{run_id}-share"
         self._closing = threading.Event()
         self._socket = None
@@ -55,6 +54,7 @@ class LocalShare:
         if os.geteuid() != 0:
             raise CowaitError("--share stream needs root on this machine (it makes a shared mount)",
                               hint="use the default bind share locally")
+        collect_stale_shares(self.client)
         self.folder.mkdir(parents=True, exist_ok=True)
         _run(["mount", "--bind", str(self.folder), str(self.folder)])
         _run(["mount", "--make-rshared", str(self.folder)])
@@ -79,9 +79,7 @@ class LocalShare:
             self.client.containers.get(self.sidecar_id).remove(force=True)
         except Exception:  # noqa: BLE001 - already gone
             pass
-        subprocess.run(["umount", "-l", str(self.folder)], capture_output=True)
-        subprocess.run(["umount", "-l", str(self.folder)], capture_output=True)
-        shutil.rmtree(self.folder, ignore_errors=True)
+        _unmount(self.folder)
 
     def __enter__(self) -> "LocalShare":
         self.start()
@@ -143,6 +141,35 @@ class LocalShare:
                     return True
             time.sleep(0.1)
         return False
+
+
+def shares_dir() -> Path:
+    """Where the host folders of local shares live (one per run)."""
+    return Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / "cowait-shares"
+
+
+def collect_stale_shares(client: Any) -> list[str]:
+    """Unmount and remove the host folders of shares whose sidecar is gone (their ``cowait`` was
+    killed before it could clean up); return their run ids."""
+    names = {c.name for c in client.containers.list(all=True, filters={"label": L.NAME + "=fileshare"})}
+    stale = []
+    for folder in sorted(shares_dir().glob("*")) if shares_dir().is_dir() else []:
+        # a folder made in the last minute may belong to a share that is still starting
+        if f"{folder.name}-share" not in names and time.time() - folder.lstat().st_mtime > 60:
+            _unmount(folder)
+            stale.append(folder.name)
+    return stale
+
+
+def _unmount(folder: Path) -> None:
+    """Lazily detach the FUSE mount and the shared bind mount under it, then remove the folder (only
+    if it is empty: never delete through a mount that is still there)."""
+    for _ in range(2):
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
 
 
 def _stdout_frames(sock: Any) -> Iterator[bytes]:
