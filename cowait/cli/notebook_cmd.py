@@ -119,12 +119,11 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
         info("on a cluster the notebook runs what the pushed image holds (push it with 'cowait build --push')")
         root = plan_kubernetes_run(project, options, cluster_config, resolve_pushed_image(project, None))
         root.engine_options["ports"] = [{"container_port": SERVER_PORT}]
+        run = KubernetesRun(root, RunRecord(project.root, root.id))
         if share in ("stream", "ro"):
             from cowait.fileshare.cluster import ClusterShare, pod_option
 
             root.engine_options["fileshare"] = pod_option(read_only=share == "ro")
-        run = KubernetesRun(root, RunRecord(project.root, root.id))
-        if share in ("stream", "ro"):
             file_share = ClusterShare(project.root, run.engine, root.run, read_only=share == "ro",
                                       exclude=project.settings.fileshare.exclude, warn=warning)
     else:

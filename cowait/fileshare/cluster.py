@@ -45,7 +45,6 @@ class ClusterShare:
         self._served: dict[str, threading.Event] = {}  # pod name -> stop flag of its server
         self._streams: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self.connections = 0
         self._warn = warn or (lambda message: print(f"warning: {message}", file=sys.stderr))
         self._warned: set[str] = set()
 
@@ -63,12 +62,6 @@ class ClusterShare:
                 stream.close()
             except Exception:  # noqa: BLE001 - already closed
                 pass
-
-    def drop(self, pod: str) -> None:
-        """Cut the current stream into ``pod`` (a new one follows, as after a network failure)."""
-        stream = self._streams.get(pod)
-        if stream is not None:
-            stream.close()
 
     # --- which pods ------------------------------------------------------------------------
     def _watch(self) -> None:
@@ -119,7 +112,9 @@ class ClusterShare:
         stop = self._served.pop(pod.metadata.name, None)
         if stop is not None:
             stop.set()
-        self.drop(pod.metadata.name)
+        stream = self._streams.get(pod.metadata.name)
+        if stream is not None:
+            stream.close()
 
     # --- one pod ---------------------------------------------------------------------------
     def _serve_pod(self, name: str, stop: threading.Event) -> None:
@@ -141,7 +136,6 @@ class ClusterShare:
         keep_alive(stream.sock.sock)
         with self._lock:
             self._streams[name] = stream
-        self.connections += 1
         lock = threading.Lock()
 
         def send(data: bytes) -> None:

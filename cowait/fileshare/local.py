@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 from cowait.engine import labels as L
 from cowait.errors import CowaitError
-from cowait.fileshare.relay import SIDECAR_MOUNT, UPSTREAM_COMMAND, agent_command, tune_readahead
+from cowait.fileshare.relay import SIDECAR_MOUNT, UPSTREAM_COMMAND, agent_command, fuse_device, tune_readahead
 from cowait.fileshare.sftp import serve_chunks
 
 
@@ -129,7 +129,7 @@ class LocalShare:
         """The FUSE mount reached the host folder, and a listing through it works."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not self._closing.is_set():
-            if _is_fuse(self.folder):
+            if fuse_device(str(self.folder)) is not None:
                 listed = threading.Event()
 
                 def listing(done: threading.Event = listed) -> None:
@@ -189,14 +189,6 @@ def _stdout_frames(sock: Any) -> Iterator[bytes]:
             if buffer[0] == 1:
                 yield bytes(buffer[8:8 + size])
             del buffer[:8 + size]
-
-
-def _is_fuse(folder: Path) -> bool:
-    try:
-        with open("/proc/self/mountinfo") as handle:
-            return any(f" {folder} " in line and "fuse" in line for line in handle)
-    except OSError:
-        return False
 
 
 def _run(command: list[str]) -> None:

@@ -215,13 +215,19 @@ def _pump(source: int, target: int, done: threading.Event) -> None:
 
 
 # --- the task container's side ------------------------------------------------------------
+def fuse_device(path: str) -> str | None:
+    """The device ("major:minor") of the FUSE mount on ``path`` as this process sees it, else None."""
+    with open("/proc/self/mountinfo") as handle:
+        return next((line.split(" ")[2] for line in handle if line.split(" ")[4] == path and " - fuse" in line),
+                    None)
+
+
 def wait_mounted(path: str, timeout: float = 60.0) -> bool:
     """Wait until the sidecar's FUSE mount reached ``path`` (True), or ``timeout`` passed (False)."""
     deadline = time.monotonic() + timeout
     while True:
-        with open("/proc/self/mountinfo") as handle:
-            if any(line.split(" ")[4] == path and " - fuse" in line for line in handle):
-                return True
+        if fuse_device(path) is not None:
+            return True
         if time.monotonic() > deadline:
             return False
         time.sleep(0.1)
@@ -231,13 +237,14 @@ def tune_readahead(path: str, kilobytes: int = READAHEAD_KB) -> bool:
     """Raise the kernel's readahead of the FUSE mount on ``path`` (the default 128 KiB keeps only two
     requests in flight: sequential reads then wait on every round trip). Needs a writable /sys:
     the privileged sidecar on a cluster, the caller (root) locally. True if it was set."""
+    device = fuse_device(path)
+    if device is None:
+        return False
     try:
-        with open("/proc/self/mountinfo") as handle:
-            device = next(line.split(" ")[2] for line in handle if line.split(" ")[4] == path and " - fuse" in line)
         with open(f"/sys/class/bdi/{device}/read_ahead_kb", "w") as handle:
             handle.write(str(kilobytes))
         return True
-    except (StopIteration, OSError):
+    except OSError:
         return False
 
 

@@ -348,27 +348,6 @@ def serve_chunks(root: str, chunks: Iterable[bytes], send: Callable[[bytes], Non
         loop.close()
 
 
-def feed_from_fd(fd: int, reader: asyncio.StreamReader, loop: asyncio.AbstractEventLoop) -> threading.Thread:
-    """A thread that copies what arrives on ``fd`` into ``reader`` (any kind of fd: pipe, socket,
-    a docker exec socket), ending it with EOF."""
-
-    def pump() -> None:
-        try:
-            while True:
-                data = os.read(fd, 256 * 1024)
-                if not data:
-                    break
-                loop.call_soon_threadsafe(reader.feed_data, data)
-        except OSError:
-            pass
-        finally:
-            loop.call_soon_threadsafe(reader.feed_eof)
-
-    thread = threading.Thread(target=pump, name="fileshare-read", daemon=True)
-    thread.start()
-    return thread
-
-
 def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -376,20 +355,14 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-async def serve_stdio(root: str, read_only: bool = False, exclude: list[str] | None = None) -> None:
-    """Serve ``root`` on this process's stdin and stdout (as `sftp -D` and `sshfs -o passive` expect).
+def serve_stdio(root: str, read_only: bool = False, exclude: list[str] | None = None) -> None:
+    """Serve ``root`` on this process's stdin and stdout (as `sftp -D` expects).
 
-    Plain reads and writes in a thread: asyncio's pipe transports close a write end that is also
+    Plain reads and writes in threads: asyncio's pipe transports close a write end that is also
     readable, which it is when stdin and stdout are one socket (as `sftp -D` gives them).
     """
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=2 ** 22)
-    feed_from_fd(0, reader, loop)
-    jail = Jail(root)
-    try:
-        await serve(jail, reader, lambda data: write_all(1, data), read_only=read_only, exclude=exclude)
-    finally:
-        jail.close()
+    chunks = iter(lambda: os.read(0, 256 * 1024), b"")
+    serve_chunks(root, chunks, lambda data: write_all(1, data), read_only=read_only, exclude=exclude)
 
 
 if __name__ == "__main__":
@@ -401,5 +374,5 @@ if __name__ == "__main__":
     parser.add_argument("--exclude", action="append", default=[])
     arguments = parser.parse_args()
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
-    asyncio.run(serve_stdio(arguments.root, arguments.read_only, arguments.exclude))
+    serve_stdio(arguments.root, arguments.read_only, arguments.exclude)
     sys.exit(0)

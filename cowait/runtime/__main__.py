@@ -56,7 +56,7 @@ def _wait_for_file_share(taskdef: "TaskDefinition") -> None:  # noqa: F821 - imp
         return
     from cowait.fileshare.relay import wait_mounted
 
-    target = share.get("target") or "/var/task"
+    target = share["target"]
     if not wait_mounted(target):
         print(f"cowait: the file share did not mount on {target} within 60 s; going on with the image's files",
               file=sys.stderr)

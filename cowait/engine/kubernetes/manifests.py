@@ -13,7 +13,6 @@ from cowait.runtime.taskdef import TASK_ENV, TaskDefinition
 
 RUNTIME_COMMAND = ["python", "-m", "cowait.runtime"]
 DEFAULT_TOPOLOGY_KEY = "kubernetes.io/hostname"
-PROJECT_MOUNT = "/var/task"
 
 
 def affinity_spec(value: Any) -> dict[str, Any] | None:
@@ -100,7 +99,7 @@ def fileshare_spec(taskdef: TaskDefinition) -> dict[str, Any] | None:
         return None
     from cowait.fileshare.relay import SIDECAR_MOUNT, agent_command
 
-    return {"target": share.get("target") or PROJECT_MOUNT, "mount": SIDECAR_MOUNT,
+    return {"target": share["target"], "mount": SIDECAR_MOUNT,
             "command": agent_command(bool(share.get("read_only")))}
 
 
