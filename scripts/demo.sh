@@ -18,8 +18,8 @@ export PATH="$checkout/.venv/bin:$PATH"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-echo "+ cowait new demo"
-cowait new demo
+echo "+ cowait new demo --image cowait-demo"
+cowait new demo --image cowait-demo
 cd demo
 echo "+ cowait build"
 cowait build

@@ -202,3 +202,26 @@ def registry(tmp_path_factory):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def user_install(tmp_path_factory):
+    """cowait as a user gets it: the built wheel in a fresh venv with no extras (see tests/support/user.py)."""
+    from tests.support.user import make_user_install
+
+    return make_user_install(tmp_path_factory.mktemp("user-install"))
+
+
+@pytest.fixture(scope="session")
+def k8s_namespace():
+    """A namespace of its own on the cluster COWAIT_TEST_KUBECONFIG names, deleted afterwards."""
+    config_file = os.environ.get("COWAIT_TEST_KUBECONFIG")
+    if not config_file:
+        pytest.skip("COWAIT_TEST_KUBECONFIG is not set: no cluster to run on")
+    from kubernetes import client, config
+
+    core = client.CoreV1Api(config.new_client_from_config(config_file=config_file))
+    name = f"cowait-e2e-{uuid.uuid4().hex[:6]}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    core.delete_namespace(name)

@@ -11,6 +11,7 @@ from typing import Callable
 
 from cowait.build.ca_bundle import find_ca_bundle
 from cowait.build.context import BuildContext, project_files
+from cowait.build.features import NOTEBOOK_LABEL
 from cowait.config import Project
 from cowait.errors import BuildError, ConfigError
 from cowait.resources import data_path
@@ -22,8 +23,10 @@ Progress = Callable[[str, str], None]
 RUNTIME_PACKAGES = ("docker",)
 # What notebooks need (kernel, headless execution, Jupyter Lab); pinned when installed here.
 NOTEBOOK_PACKAGES = {"ipykernel": ">=6.25", "nbclient": ">=0.9", "nbformat": ">=5.9", "jupyterlab": ">=4"}
-# What tasks need to start subtasks on a cluster, when one is configured.
-KUBERNETES_PACKAGES = {"kubernetes": ">=28"}
+# What tasks need to start subtasks on a cluster: the client, and jinja2 for the pod templates. Every
+# project can run on a cluster (the built-in 'kubernetes' one needs no configuration), so every
+# image has them; the runtime imports them only on a cluster.
+KUBERNETES_PACKAGES = {"kubernetes": ">=28", "jinja2": ">=3.1"}
 # What `cowait test` needs in the image, when the project has tests.
 TEST_PACKAGES = {"pytest": ">=8"}
 LABEL_PREFIX = "cowait"
@@ -58,12 +61,11 @@ class BuiltImage:
         return f"{self.repository}:{self.content_tag}"
 
 
-def runtime_requirements(notebooks: bool = False, tests: bool = False, kubernetes: bool = False) -> str:
-    """Requirements of the cowait runtime (and of notebooks, tests and Kubernetes), pinned to this
-    host's versions."""
+def runtime_requirements(notebooks: bool = False, tests: bool = False) -> str:
+    """Requirements of the cowait runtime on every engine (and of notebooks and tests), pinned to
+    this host's versions."""
     wanted = {name: "" for name in RUNTIME_PACKAGES}
-    if kubernetes:
-        wanted.update(KUBERNETES_PACKAGES)
+    wanted.update(KUBERNETES_PACKAGES)
     if notebooks:
         wanted.update(NOTEBOOK_PACKAGES)
     if tests:
@@ -84,9 +86,10 @@ def has_tests(files: list[str]) -> bool:
                for n in names)
 
 
-def has_notebooks(project: Project, files: list[str]) -> bool:
-    """Notebook support goes in with ``features.notebook``, or when the project has notebooks."""
-    return project.settings.features.notebook or any(f.endswith(".ipynb") for f in files)
+def has_notebooks(project: Project) -> bool:
+    """Notebook support goes in unless ``features: {notebook: false}`` opts out: a project with no
+    notebooks yet can still open Jupyter on the image it built (and pushed)."""
+    return project.settings.features.notebook
 
 
 def split_image(image: str) -> tuple[str, str | None]:
@@ -119,12 +122,13 @@ def build_image(project: Project, options: BuildOptions, progress: Progress) -> 
     base_id = client.images.get(base).id
 
     context = BuildContext(project.root, project_files(project.root, settings.ignore))
-    notebooks = has_notebooks(project, context.project_files)
+    notebooks = has_notebooks(project)
+    if not notebooks and any(f.endswith(".ipynb") for f in context.project_files):
+        progress("warning", "the project has notebooks, but 'features: {notebook: false}' leaves Jupyter out of "
+                            "the image: 'cowait notebook' and NotebookRunner will not work with it")
     dockerfile_text = data_path("Dockerfile.task").read_text()
     context.add("Dockerfile", dockerfile_text.encode())
-    uses_kubernetes = any(c.type == "kubernetes" for c in settings.clusters.values())
-    context.add("runtime-requirements.txt",
-                runtime_requirements(notebooks, has_tests(context.project_files), uses_kubernetes).encode())
+    context.add("runtime-requirements.txt", runtime_requirements(notebooks, has_tests(context.project_files)).encode())
     wheel = runtime_wheel()
     context.add(f"wheels/{wheel.name}", wheel.read_bytes())
     context.add("requirements.txt", _requirements(project))
@@ -155,7 +159,7 @@ def build_image(project: Project, options: BuildOptions, progress: Progress) -> 
         RUNTIME_LABEL: wheel.parent.name,
         f"{LABEL_PREFIX}.content": content,
         f"{LABEL_PREFIX}.project": project.root.name,
-        f"{LABEL_PREFIX}.feature.notebook": str(notebooks).lower(),
+        NOTEBOOK_LABEL: str(notebooks).lower(),
     }
     image_id = _run_build(client, context, args, labels, options.no_cache, progress)
     image = client.images.get(image_id)
@@ -231,6 +235,7 @@ def _run_build(client, context: BuildContext, args: dict[str, str], labels: dict
     return _follow(stream, progress, source="Dockerfile.task")
 
 
+_WARNING = "cowait: WARNING:"  # what Dockerfile.task prints for a step it could only partly do
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _PIP_MISSING = re.compile(r"(?:No matching distribution found for|Could not find a version that satisfies the requirement) (\S+)")
 
@@ -248,6 +253,8 @@ def _follow(stream, progress: Progress, source: str) -> str:
                     step = line
                     recent = []
                     progress("step", line)
+                elif line.startswith(_WARNING):
+                    progress("warning", line[len(_WARNING):].strip())
                 elif line.strip():
                     recent.append(line)
                     del recent[:-40]

@@ -14,6 +14,7 @@ from cowait.cli.run_cmd import cli_run_options, read_inputs, run_options
 NOTEBOOK_TASK = "cowait.tasks.notebook"
 SERVER_TASK = "cowait.notebook.server:JupyterLab"
 SERVER_PORT = 8888
+LOG_TAIL = 20  # lines of the server's log shown when it does not start
 
 
 def container_path(project: Any, host_path: Path, what: str) -> str:
@@ -80,7 +81,7 @@ def run_notebook(path: Path, inputs, input_file, env, cluster, image, cpu, cpu_l
         task_inputs["output_path"] = container_path(project, output, "--output")
     options = cli_run_options(NOTEBOOK_TASK, task_inputs, env, cluster, image, cpu, cpu_limit, memory, memory_limit)
     mode = "json" if as_json else "quiet" if quiet else None
-    sys.exit(start_and_follow(options, build_first=build_first, detach=detach, mode=mode))
+    sys.exit(start_and_follow(options, build_first=build_first, detach=detach, mode=mode, needs_notebook=True))
 
 
 def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, verbose: bool,
@@ -88,12 +89,15 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
     """Run Jupyter Lab until Ctrl-C; return the exit code."""
     import secrets
 
+    from collections import deque
+
     from cowait.build.builder import BuildOptions, build_image
+    from cowait.build.features import require_notebook_support
     from cowait.cli.output import error, info, result, warning
     from cowait.cli.progress import BuildView
     from cowait.cli.project import open_project
     from cowait.cli.run_view import RunView
-    from cowait.errors import CowaitError, UsageError
+    from cowait.errors import UsageError
     from cowait.runs.docker_run import DockerRun, collect_finished_runs
     from cowait.runs.plan import RunOptions, plan_docker_run
     from cowait.runs.record import RunRecord
@@ -117,7 +121,9 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
         from cowait.runs.kubernetes_run import KubernetesRun, plan_kubernetes_run, resolve_pushed_image
 
         info("on a cluster the notebook runs what the pushed image holds (push it with 'cowait build --push')")
-        root = plan_kubernetes_run(project, options, cluster_config, resolve_pushed_image(project, None))
+        image = resolve_pushed_image(project, None)
+        require_notebook_support(image)
+        root = plan_kubernetes_run(project, options, cluster_config, image)
         root.engine_options["ports"] = [{"container_port": SERVER_PORT}]
         run = KubernetesRun(root, RunRecord(project.root, root.id))
         if share in ("stream", "ro"):
@@ -132,12 +138,7 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
             built = build_image(project, BuildOptions(), view)
             view.finish()
         info(f"image {built.ref} {'is up to date' if built.cached else 'built'}")
-        from cowait.engine.docker.client import docker_client
-
-        labels = docker_client().images.get(built.ref).labels or {}
-        if labels.get("cowait.feature.notebook") != "true":
-            raise CowaitError("the image has no notebook support",
-                              hint="set 'features: {notebook: true}' in cowait.yml (or add a notebook) and run again")
+        require_notebook_support(built.ref)
         collect_finished_runs()
         host_port = port or _free_port()
         root = plan_docker_run(project, options, built.ref, warnings)
@@ -168,11 +169,17 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
     else:
         url = f"http://127.0.0.1:{host_port}/lab?token={token}"
     outcome: dict[str, Any] = {}
+    server_log: deque[str] = deque(maxlen=LOG_TAIL)  # shown if Jupyter does not start
 
     def follow() -> None:
         try:
             with RunView(root.id, hide_logs_of=set() if verbose else {root.id}) as view:
-                run.follow(view)
+                def sink(event: dict[str, Any]) -> None:
+                    if event.get("type") == "log" and event.get("id") == root.id:
+                        server_log.append(event.get("line", ""))
+                    view(event)
+
+                run.follow(sink)
         except Exception as exc:  # noqa: BLE001 - reported by the main thread
             outcome["error"] = exc
 
@@ -183,9 +190,12 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
     trap_termination()
     try:
         if not _wait_ready(url.split("/lab?")[0], token, follower):
+            follower.join(5)  # the last lines of a server that exited are still arriving
             run.stop()
             cause = f": {outcome['error']}" if "error" in outcome else ""
-            error(f"Jupyter did not start{cause} (see 'cowait logs {root.id}')")
+            if server_log and not verbose:
+                info("the Jupyter server's last lines:\n" + "\n".join(f"  {line}" for line in server_log))
+            error(f"Jupyter did not start{cause} (the run's record: .cowait/runs/{root.id}/)")
             return 1
         result(url)
         info("Jupyter Lab is ready (Ctrl-C stops it and every task it started)")

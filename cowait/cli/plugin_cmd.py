@@ -42,6 +42,13 @@ def install(force: bool) -> None:
     path.write_text(script)
     path.chmod(0o755)
     result(f"installed {path}; try 'docker cowait --help'")
+    import shutil
+
+    if shutil.which("docker") is None:
+        from cowait.cli.output import warning
+
+        warning("there is no 'docker' command on PATH: 'docker cowait' works once the Docker CLI is installed "
+                "('cowait' itself does not need it)")
 
 
 @plugin.command()

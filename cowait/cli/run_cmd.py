@@ -85,8 +85,10 @@ def run(task: str, inputs, input_file, env, cluster, image, cpu, cpu_limit, memo
     sys.exit(code)
 
 
-def start_and_follow(options: Any, *, build_first: bool = False, detach: bool = False, mode: str | None = None) -> int:
-    """Plan, start and follow a run; return the exit code. Shared by `run` and `notebook run`."""
+def start_and_follow(options: Any, *, build_first: bool = False, detach: bool = False, mode: str | None = None,
+                     needs_notebook: bool = False) -> int:
+    """Plan, start and follow a run; return the exit code. Shared by `run` and `notebook run`
+    (``needs_notebook``: refuse an image built without notebook support before anything starts)."""
     from cowait.cli.output import error, info, result, to_json, warning
     from cowait.cli.project import open_project
     from cowait.cli.run_view import RunView
@@ -116,6 +118,10 @@ def start_and_follow(options: Any, *, build_first: bool = False, detach: bool = 
         run = DockerRun(root, RunRecord(project.root, root.id))
     for message in warnings:
         warning(message)
+    if needs_notebook:
+        from cowait.build.features import require_notebook_support
+
+        require_notebook_support(root.image)
     run.start()
     if detach:
         result(root.id)

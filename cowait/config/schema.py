@@ -29,7 +29,8 @@ EnvValue = Union[str, EnvSource]
 class Features(_Model):
     """Optional image features."""
 
-    notebook: bool = Field(False, description="Install Jupyter and the Cowait kernel in the image.")
+    notebook: bool = Field(True, description="Install Jupyter, the Cowait kernel and the file share's sshfs in the "
+                                          "image (false leaves them out: smaller image, no notebooks).")
 
 
 class BuildSettings(_Model):

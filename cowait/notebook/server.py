@@ -18,6 +18,7 @@ class JupyterLab(Task):
             sys.executable, "-m", "jupyterlab", "--ip=0.0.0.0", f"--port={port}", "--no-browser", "--allow-root",
             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={os.getcwd()}",
             "--MappingKernelManager.default_kernel_name=cowait", "--ServerApp.allow_remote_access=True",
+            "--ContentsManager.checkpoints_class=cowait.notebook.checkpoints.ProjectCheckpoints",
             "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ]
         process = await asyncio.create_subprocess_exec(*command, env=env)

@@ -96,22 +96,14 @@ class DockerRun(Run):
 
     def start(self) -> None:
         """Render the Compose project into the record and bring it up."""
-        from python_on_whales import DockerClient
-        from python_on_whales.exceptions import DockerException
-
-        from cowait.errors import EngineError
+        from cowait.engine.docker.compose import compose_up
         from cowait.render.compose import render_compose
 
         rendered = render_compose(self.root)
         self.record.create()
         compose_file = self.record.write_compose(rendered)
         self.record.write_summary(self._summary("running"))
-        client = DockerClient(compose_files=[str(compose_file)], compose_project_name=self.project)
-        try:
-            client.compose.up(detach=True, quiet=True, pull="never")
-        except DockerException as exc:
-            detail = (exc.stderr or str(exc)).strip().splitlines()
-            raise EngineError(f"could not start run {self.root.id}: {detail[-1] if detail else exc}") from exc
+        compose_up(compose_file, self.project, f"run {self.root.id}")
 
     def remove(self) -> None:
         remove_run(self.root.run)

@@ -1,33 +1,17 @@
-"""A user's install: `pip install <checkout>` in a fresh venv, the commands, the plugin, and a build from it."""
+"""A user's install (the wheel in a fresh venv): the commands, the Docker CLI plugin, and a build from it."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-CHECKOUT = Path(__file__).resolve().parents[2]
 
-
-@pytest.fixture(scope="module")
-def fresh_venv(tmp_path_factory) -> Path:
-    venv = tmp_path_factory.mktemp("venv") / "env"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    # a regular (not editable) install, as `pip install cowait` would do
-    proc = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(CHECKOUT)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return venv
-
-
-def test_installed_commands_and_docker_plugin(fresh_venv, tmp_path, isolated_home):
-    bin_dir = fresh_venv / "bin"
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+def test_installed_commands_and_docker_plugin(user_install, tmp_path):
+    env = {**user_install.env, "DOCKER_CONFIG": str(tmp_path / "docker-config")}
     help_out = subprocess.run(["cowait", "--help"], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert help_out.returncode == 0 and "build" in help_out.stdout
     version = subprocess.run(["cowait", "--version"], capture_output=True, text=True, env=env, cwd=tmp_path)
@@ -43,14 +27,14 @@ def test_installed_commands_and_docker_plugin(fresh_venv, tmp_path, isolated_hom
     assert "cowait*" in listed.stdout  # the Docker CLI lists it among its plugins
 
 
-def test_build_from_a_regular_install_carries_that_version(fresh_venv, make_project, image_name, docker_client,
-                                                          isolated_home):
-    env = {**os.environ, "PATH": f"{fresh_venv / 'bin'}:{os.environ['PATH']}"}
+def test_build_from_a_regular_install_carries_that_version(user_install, make_project, image_name, docker_client,
+                                                          tmp_path):
+    env = {**user_install.env, "DOCKER_CONFIG": str(tmp_path / "docker-config")}
     root = make_project({"cowait.yml": f"version: 1\ncowait:\n  image: {image_name}\n"})
     subprocess.run(["cowait", "plugin", "install"], env=env, cwd=root, check=True, capture_output=True)
     build = subprocess.run(["docker", "cowait", "build", "-q"], capture_output=True, text=True, env=env, cwd=root)
     assert build.returncode == 0, build.stderr
-    installed = subprocess.run([str(fresh_venv / "bin" / "python"), "-c", "import cowait; print(cowait.__version__)"],
+    installed = subprocess.run([str(user_install.bin / "python"), "-c", "import cowait; print(cowait.__version__)"],
                                capture_output=True, text=True).stdout.strip()
     inside = docker_client.containers.run(build.stdout.strip(), ["python", "-c", "import cowait, cowait.resources as r; "
                                           "print(cowait.__version__, r.data_path('Dockerfile.task').is_file())"], remove=True)
