@@ -10,21 +10,13 @@ import subprocess
 import sys
 import textwrap
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.support.user import Done as CliResult
 
-@dataclass
-class CliResult:
-    code: int
-    stdout: str
-    stderr: str
 
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
 
 
 @pytest.fixture
@@ -103,11 +95,18 @@ def fixture_project(name: str, parent: Path, build: bool = True):
     try:
         yield root
     finally:
-        client = docker_client()
-        for container in client.containers.list(all=True, filters={"label": f"cowait.project_dir={root}"}):
-            container.remove(force=True)
-        for found in client.images.list(name=image):
-            client.images.remove(found.id, force=True)
+        remove_project_objects(root, image)
+
+
+def remove_project_objects(root: Path, image: str) -> None:
+    """Remove the containers of a project (what a failed test may leave) and every tag of its image."""
+    from cowait.engine.docker.client import docker_client
+
+    client = docker_client()
+    for container in client.containers.list(all=True, filters={"label": f"cowait.project_dir={root}"}):
+        container.remove(force=True)
+    for found in client.images.list(name=image):
+        client.images.remove(found.id, force=True)
 
 
 @pytest.fixture

@@ -55,6 +55,11 @@ def cli(debug: bool) -> None:
     """Package a project into an image and run it as tasks and notebooks, locally or on Kubernetes."""
     if debug:
         os.environ["COWAIT_DEBUG"] = "1"
+        import logging
+
+        # what the watcher, file share and port-forward threads met, with tracebacks
+        logging.basicConfig(format="debug: %(name)s: %(message)s", stream=sys.stderr)
+        logging.getLogger("cowait").setLevel(logging.DEBUG)
 
 
 def _debug_requested(argv: list[str]) -> bool:

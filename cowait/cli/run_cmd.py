@@ -126,7 +126,8 @@ def start_and_follow(options: Any, *, build_first: bool = False, detach: bool = 
     if detach:
         result(root.id)
         if mode is None:
-            info(f"detached; follow with 'cowait logs -f {root.id}', stop with 'cowait kill {root.id}'")
+            where = f" -c {cluster_name}" if options.cluster else ""
+            info(f"detached; follow with 'cowait logs -f {root.id}{where}', stop with 'cowait kill {root.id}{where}'")
         return 0
 
     previous = trap_termination()

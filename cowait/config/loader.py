@@ -210,7 +210,9 @@ def _describe(exc: ValidationError, parsed: ParsedFile | None, path: Path, prefi
     where = f"{path.name}:{line}" if line else path.name
     dotted = ".".join(str(k) for k in keys) or "(top level)"
     message = first["msg"]
-    if first["type"] not in ("missing",) and "input" in first:
+    if first["type"] == "value_error":  # our own validators' messages name the value already
+        message = str(first.get("ctx", {}).get("error") or message.removeprefix("Value error, "))
+    elif first["type"] not in ("missing",) and "input" in first:
         shown = repr(first["input"])
         if len(shown) > 60:
             shown = shown[:57] + "..."

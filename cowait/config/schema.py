@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cowait.quantity import cpu_cores, memory_bytes
+
 DEFAULT_BASE = "python:3.11-slim"
 
 
@@ -60,6 +62,20 @@ class Resources(_Model):
     @classmethod
     def _number_to_str(cls, value: Any) -> Any:
         return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+    @field_validator("cpu", "cpu_limit")
+    @classmethod
+    def _cpu_quantity(cls, value: str | None) -> str | None:
+        if value is not None:
+            cpu_cores(value)  # the same meaning on Docker and on clusters, or a QuantityError
+        return value
+
+    @field_validator("memory", "memory_limit")
+    @classmethod
+    def _memory_quantity(cls, value: str | None) -> str | None:
+        if value is not None:
+            memory_bytes(value)
+        return value
 
 
 class DockerCluster(Resources):

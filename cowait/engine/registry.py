@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cowait.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cowait.engine.interface import TaskEngine
 
 BUILTIN = {
     "docker": "cowait.engine.docker.tasks:DockerTaskEngine",
@@ -15,9 +18,11 @@ ENTRY_POINT_GROUP = "cowait.engines"
 _instances: dict[str, Any] = {}
 
 
-def get_engine(name: str, options: dict[str, Any] | None = None) -> Any:
-    """The engine registered as ``name`` (one instance per process and namespace)."""
-    key = f"{name}/{(options or {}).get('namespace', '')}"
+def get_engine(name: str, options: dict[str, Any] | None = None) -> "TaskEngine":
+    """The engine registered as ``name`` (one instance per process and cluster)."""
+    options = options or {}
+    key = "/".join(str(options.get(k) or "") for k in ("namespace", "context", "kube_config_file"))
+    key = f"{name}/{key}"
     if key in _instances:
         return _instances[key]
     target = BUILTIN.get(name)

@@ -8,6 +8,7 @@ never served. No inbound connection reaches the caller.
 
 from __future__ import annotations
 
+import logging
 import socket
 import sys
 import threading
@@ -20,6 +21,8 @@ from cowait.fileshare.relay import UPSTREAM_COMMAND
 from cowait.fileshare.sftp import serve_chunks
 
 SIDECAR = "share"
+
+log = logging.getLogger("cowait.fileshare")
 
 
 def pod_option(read_only: bool = False) -> dict[str, Any]:
@@ -125,7 +128,7 @@ class ClusterShare:
             try:
                 self._serve_once(name)
             except Exception:  # noqa: BLE001 - the stream failed: offer another
-                pass
+                log.debug("file share stream into pod %s ended", name, exc_info=True)
             failures = failures + 1 if time.monotonic() - started < 2 else 0
             if failures > 30:  # the sidecar is gone for good (the watch did not say so)
                 return

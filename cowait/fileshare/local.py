@@ -10,6 +10,7 @@ error and this process offers a new stream, which the same mount picks up.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import threading
@@ -22,6 +23,7 @@ from cowait.errors import CowaitError
 from cowait.fileshare.relay import SIDECAR_MOUNT, UPSTREAM_COMMAND, agent_command, fuse_device, tune_readahead
 from cowait.fileshare.sftp import serve_chunks
 
+log = logging.getLogger("cowait.fileshare")
 
 
 class LocalShare:
@@ -108,7 +110,7 @@ class LocalShare:
             try:
                 self._serve_once()
             except Exception:  # noqa: BLE001 - the stream failed: offer another
-                pass
+                log.debug("file share stream into %s ended", self.sidecar_id, exc_info=True)
             if self._closing.is_set():
                 break
             self.reconnects += 1

@@ -26,6 +26,7 @@ def render_compose(root: TaskDefinition) -> str:
         environment=settings.env,
         volumes=settings.mounts,
         cpus=(settings.nano_cpus / 1e9) if settings.nano_cpus else None,
+        cpu_shares=settings.cpu_shares,
         mem_limit=settings.mem_limit,
         mem_reservation=settings.mem_reservation,
         network=options["network"],

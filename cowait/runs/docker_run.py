@@ -46,7 +46,7 @@ class Run:
         """Feed every event of the tree to ``sink`` (and the record) until the root stops."""
         for line in self.engine.follow(self.root.id):
             for event in normalize(self.root.id, line):
-                self.record.append_event(event)
+                event = self.record.append_event(event)
                 self.state.apply(event)
                 sink(event)
 
@@ -110,44 +110,35 @@ class DockerRun(Run):
 
 
 def remove_run(run_id: str) -> None:
-    """Remove every container of a run (tree order) and its network."""
-    from docker.errors import APIError, NotFound
-
+    """Remove every container of a local run and its network."""
     from cowait.engine.docker.tasks import DockerTaskEngine
 
-    engine = DockerTaskEngine()
-    containers = engine.list(all=True, run=run_id)
-    roots = [c.id for c in containers if c.root] or [c.id for c in containers]
-    engine.kill(roots)
-    engine.kill([c.id for c in engine.list(all=True, run=run_id)])  # stragglers started meanwhile
-    try:
-        for network in engine.client.networks.list(filters={"label": f"{L.RUN}={run_id}"}):
-            network.remove()
-    except (NotFound, APIError):
-        pass
+    DockerTaskEngine().remove_run(run_id)
 
 
-def collect_finished_runs() -> list[str]:
+def collect_finished_runs(engine: Any = None, project_dir: str | None = None) -> list[str]:
     """Record and remove runs whose root has stopped while no ``cowait`` followed it (detached,
-    or the CLI was killed). Returns their ids."""
-    from cowait.engine.docker.tasks import DockerTaskEngine
+    or the CLI was killed), on ``engine`` (the local one by default), of one project if given.
+    Returns their ids."""
+    if engine is None:
+        from cowait.engine.docker.tasks import DockerTaskEngine
 
-    engine = DockerTaskEngine()
+        engine = DockerTaskEngine()
     collected = []
-    for container in engine.list(all=True):
-        if not container.root or container.state not in ("exited", "dead"):
+    for task in engine.list(all=True):
+        if not task.root or task.live or (project_dir is not None and task.project_dir != project_dir):
             continue
-        collected.append(container.run)
-        if container.project_dir:
-            record = RunRecord(container.project_dir, container.run)
+        collected.append(task.run)
+        if task.project_dir:
+            record = RunRecord(task.project_dir, task.run)
             summary = record.summary() or {}
             if summary.get("status") in (None, "running"):
                 try:
                     record.create()
-                    record_from_logs(engine, container.id, record, summary)
+                    record_from_logs(engine, task.id, record, summary)
                 except OSError:
                     pass  # the project folder is gone or read-only: nothing to keep the record in
-        remove_run(container.run)
+        engine.remove_run(task.run)
     return collected
 
 
@@ -159,8 +150,7 @@ def record_from_logs(engine: Any, root_id: str, record: RunRecord, summary: dict
         events_path.unlink()
     for line in engine.read(root_id):
         for event in normalize(root_id, line):
-            record.append_event(event)
-            state.apply(event)
+            state.apply(record.append_event(event))
     root = state.root
     code, _ = engine.wait(root_id)
     status = root.status if root.status in ("done", "fail") else "fail"

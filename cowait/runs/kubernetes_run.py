@@ -9,7 +9,7 @@ from cowait.config import Project
 from cowait.config.schema import EnvSource, KubernetesCluster
 from cowait.errors import CowaitError
 from cowait.runs.docker_run import Run
-from cowait.runs.plan import PROJECT_MOUNT, RunOptions
+from cowait.runs.plan import PROJECT_MOUNT, RunOptions, resources
 from cowait.runs.record import RunRecord
 from cowait.runtime.taskdef import TaskDefinition, new_task_id
 from cowait.runtime.types import encode
@@ -80,9 +80,7 @@ def plan_kubernetes_run(project: Project, options: RunOptions, cluster: Kubernet
         id=run_id, name=options.task, run=run_id, image=image, parent=None, inputs=encode(options.inputs), env=env,
         volumes=[], engine="kubernetes", engine_options=engine_options, project_dir=str(project.root),
         workdir=workdir,
-        cpu=options.cpu or cluster.cpu or settings.cpu, cpu_limit=options.cpu_limit or cluster.cpu_limit or settings.cpu_limit,
-        memory=options.memory or cluster.memory or settings.memory,
-        memory_limit=options.memory_limit or cluster.memory_limit or settings.memory_limit,
+        **resources(options, cluster, settings),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cowait.errors import CowaitError
 from cowait.runs.record import RunRecord, list_records
@@ -21,12 +22,9 @@ class Found:
     is_root: bool
 
 
-def candidates(project_dir: Path | None) -> list[Found]:
-    """Every task id known: live containers on the engine, then this project's records."""
-    from cowait.engine.docker.tasks import DockerTaskEngine
-
-    found = [Found(c.id, c.run, c.state in ("running", "created", "restarting"), c.project_dir, c.root)
-             for c in DockerTaskEngine().list(all=True)]
+def candidates(project_dir: Path | None, engine: Any) -> list[Found]:
+    """Every task id known: tasks on the engine, then this project's records."""
+    found = [Found(c.id, c.run, c.live, c.project_dir, c.root) for c in engine.list(all=True)]
     known = {f.task_id for f in found}
     if project_dir is not None:
         for record in list_records(project_dir):
@@ -40,9 +38,10 @@ def candidates(project_dir: Path | None) -> list[Found]:
     return found
 
 
-def resolve(task_id: str, project_dir: Path | None) -> Found:
-    """The one task whose id is ``task_id``, or starts with it; a clear error otherwise."""
-    everything = candidates(project_dir)
+def resolve(task_id: str, project_dir: Path | None, engine: Any) -> Found:
+    """The one task whose id is ``task_id``, or starts with it (on ``engine`` or in the project's
+    records); a clear error otherwise."""
+    everything = candidates(project_dir, engine)
     exact = [f for f in everything if f.task_id == task_id]
     if exact:
         return exact[0]

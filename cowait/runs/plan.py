@@ -10,7 +10,7 @@ from typing import Any
 from cowait.config import Project
 from cowait.config.schema import EnvSource
 from cowait.engine import labels as L
-from cowait.errors import ConfigError, CowaitError, TaskNotFound
+from cowait.errors import ConfigError, CowaitError, TaskNotFound, UsageError
 from cowait.runtime.taskdef import TaskDefinition, new_task_id
 from cowait.runtime.types import encode
 
@@ -31,6 +31,24 @@ class RunOptions:
     memory: str | None = None
     memory_limit: str | None = None
     mount: bool = True
+
+    def __post_init__(self) -> None:
+        from cowait.quantity import QuantityError, cpu_cores, memory_bytes
+
+        for flag, value, check in (("--cpu", self.cpu, cpu_cores), ("--cpu-limit", self.cpu_limit, cpu_cores),
+                                   ("--memory", self.memory, memory_bytes),
+                                   ("--memory-limit", self.memory_limit, memory_bytes)):
+            if value is not None:
+                try:
+                    check(value)
+                except QuantityError as exc:
+                    raise UsageError(f"{flag}: {exc}") from None
+
+
+def resources(options: RunOptions, cluster: Any, settings: Any) -> dict[str, str | None]:
+    """CPU and memory of a run's root: the command line's, over the cluster's, over cowait.yml's."""
+    return {key: getattr(options, key) or getattr(cluster, key, None) or getattr(settings, key)
+            for key in ("cpu", "cpu_limit", "memory", "memory_limit")}
 
 
 def check_task_ref(project: Project, ref: str, inputs: dict[str, Any] | None = None) -> None:
@@ -101,9 +119,18 @@ def docker_volumes(project: Project, warnings: list[str]) -> list[dict[str, Any]
 
 
 def _size_bytes(size: Any) -> int:
-    from cowait.engine.docker.tasks import memory_to_docker
+    """A tmpfs size: a quantity (64Mi), or Docker's spelling (64m), which exists only on Docker."""
+    from cowait.quantity import DOCKER_UNITS, QuantityError, memory_bytes
 
-    return int(str(memory_to_docker(str(size)))[:-1])
+    try:
+        return memory_bytes(size)
+    except QuantityError:
+        text = str(size).strip()
+        for unit in sorted(DOCKER_UNITS, key=len, reverse=True):
+            number = text[: -len(unit)]
+            if text.endswith(unit) and number.replace(".", "", 1).isdigit():
+                return memory_bytes(number + DOCKER_UNITS[unit]) if DOCKER_UNITS[unit] else int(number)
+        raise ConfigError(f"cowait.yml: volumes: tmpfs size '{text}' is not a size", hint="write e.g. 64Mi") from None
 
 
 def docker_socket() -> str:
@@ -173,8 +200,5 @@ def plan_docker_run(project: Project, options: RunOptions, image: str, warnings:
         },
         project_dir=str(project.root),
         workdir=workdir,
-        cpu=options.cpu or settings.cpu,
-        cpu_limit=options.cpu_limit or settings.cpu_limit,
-        memory=options.memory or settings.memory,
-        memory_limit=options.memory_limit or settings.memory_limit,
+        **resources(options, cluster, settings),
     )

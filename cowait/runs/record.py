@@ -34,11 +34,26 @@ class RunRecord:
         path.write_text(text)
         return path
 
-    def append_event(self, event: dict[str, Any]) -> None:
+    def append_event(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Add an event; a file that travelled in it (an executed notebook) is kept beside it.
+        Returns the event as recorded (without the file's data)."""
+        if event.get("type") == "artifact" and event.get("name") == "notebook" and "data" in event:
+            event = self.save_artifact(event)
         if self._events is None:
             self._events = (self.dir / "events.jsonl").open("a")
         self._events.write(json.dumps(event, separators=(",", ":"), default=str) + "\n")
         self._events.flush()
+        return event
+
+    def save_artifact(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Write the file an artifact event carries (gzip, base64) into the record; the event
+        without its data."""
+        import base64
+        import gzip
+
+        name = Path(str(event.get("file") or f"{event.get('id', 'task')}.ipynb")).name  # never a path out
+        (self.dir / name).write_bytes(gzip.decompress(base64.b64decode(event["data"])))
+        return {k: v for k, v in event.items() if k != "data"} | {"file": name}
 
     def close(self) -> None:
         if self._events is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import traceback
 from dataclasses import replace
@@ -13,6 +14,8 @@ from cowait.runtime import events
 from cowait.runtime.remote import RemoteTask
 from cowait.runtime.taskdef import TaskDefinition, new_task_id
 from cowait.runtime.types import bind_inputs, encode
+
+log = logging.getLogger("cowait.runtime")
 
 
 # Engine options of a run's root that its subtasks must not inherit.
@@ -115,8 +118,8 @@ class Node:
                 # a child that returned or failed by itself has removed its own subtasks
                 ended_itself = "result" in outcome or outcome.get("reported", False)
                 self.engine.remove(child.id, subtree=not ended_itself)
-            except Exception:
-                pass
+            except Exception:  # noqa: BLE001 - the run's removal sweeps what is left
+                log.debug("could not remove subtask %s", child.id, exc_info=True)
 
     def _on_line(self, handle: RemoteTask, line: str, outcome: dict[str, Any]) -> None:
         text, event = events.parse_line(line)
@@ -148,8 +151,8 @@ class Node:
         for listener in self.listeners:
             try:
                 listener(event)
-            except Exception:
-                pass
+            except Exception:  # noqa: BLE001 - a display must not stop the task
+                log.debug("an event listener failed", exc_info=True)
 
     # --- end of the parent ------------------------------------------------------------------
     async def finish_children(self) -> list[TaskError]:
@@ -166,8 +169,8 @@ class Node:
     def _kill_quietly(self, task_id: str) -> None:
         try:
             self.engine.kill([task_id])
-        except Exception:
-            pass
+        except Exception:  # noqa: BLE001 - stopping anyway
+            log.debug("could not kill subtask %s", task_id, exc_info=True)
 
     def stop_children(self) -> None:
         """Stop and remove every subtask still running (and their subtasks)."""

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 
 from cowait.runtime.context import require_node
 from cowait.runtime.task import Task
+
+log = logging.getLogger("cowait.tasks")
 
 
 class ContainerError(RuntimeError):
@@ -40,8 +43,8 @@ class ContainerTask(Task):
             finally:
                 try:
                     engine.remove(child.id)
-                except Exception:
-                    pass
+                except Exception:  # noqa: BLE001 - the run's removal sweeps what is left
+                    log.debug("could not remove container %s", child.id, exc_info=True)
 
         threading.Thread(target=watch, name=f"container-{child.id}", daemon=True).start()
         try:

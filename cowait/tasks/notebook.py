@@ -37,7 +37,30 @@ class NotebookRunner(Task):
         if output is not None:
             shown = output.relative_to(PROJECT_MOUNT) if output.is_relative_to(PROJECT_MOUNT) else output
             print(f"executed notebook: {shown}", flush=True)
-        return await execute_notebook(notebook, inputs, output, task_id=self.id)
+            return await execute_notebook(notebook, inputs, output, task_id=self.id)
+        # The project is not mounted (a cluster pod, or a run of what the image holds): the executed
+        # notebook travels to the caller as an event, and lands in the run's record there.
+        import tempfile
+
+        name = f"{notebook.stem}-{self.id}.ipynb"
+        output = Path(tempfile.mkdtemp(prefix="cowait-notebook-")) / name
+        print(f"executed notebook: .cowait/runs/{self.taskdef.run}/{name}", flush=True)
+        try:
+            return await execute_notebook(notebook, inputs, output, task_id=self.id)
+        finally:
+            send_notebook(self.id, output)
+
+
+def send_notebook(task_id: str, path: Path) -> None:
+    """Emit the executed notebook at ``path`` as an artifact event (gzip, base64), if it was written."""
+    import base64
+    import gzip
+
+    from cowait.runtime import events
+
+    if path.is_file():
+        data = base64.b64encode(gzip.compress(path.read_bytes(), compresslevel=6)).decode()
+        events.emit({"type": "artifact", "id": task_id, "name": "notebook", "file": path.name, "data": data})
 
 
 def default_output(notebook: Path, taskdef: Any) -> Path | None:

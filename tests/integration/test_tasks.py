@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -223,8 +224,11 @@ def test_detached_run_ps_logs_kill(cowait, project, docker_client):
     assert sum(1 for row in rows.values() if row["parent"] == run_id) == 2
     logs = cowait("logs", run_id, cwd=project)
     assert "napping" in logs.stderr
-    ambiguous = cowait("kill", "s", cwd=project)
-    assert ambiguous.code == 1 or run_id.startswith("s")
+    child_ids = sorted(row["id"] for row in rows.values() if row["parent"] == run_id)
+    shared = os.path.commonprefix(child_ids)  # both children are nap-<hex>: at least "nap-"
+    ambiguous = cowait("kill", shared, cwd=project)
+    assert ambiguous.code == 1 and "matches several tasks" in ambiguous.stderr, ambiguous.output
+    assert len(run_containers(docker_client, run_id)) == 3
     killed = cowait("kill", run_id[:10], cwd=project)
     assert killed.code == 0, killed.output
     assert killed.stdout.strip() == f"killed {run_id}"

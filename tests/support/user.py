@@ -21,6 +21,8 @@ _DROP = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "TESTCONTAINERS_RYUK_DISABLE
 
 @dataclass
 class Done:
+    """How a command ended: its exit code and what it printed."""
+
     code: int
     stdout: str
     stderr: str

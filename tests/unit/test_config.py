@@ -78,7 +78,7 @@ cowait:
   default_cluster: local
   cpu: 1
   cpu_limit: 2
-  memory: 512m
+  memory: 512Mi
   memory_limit: 1G
   affinity: spread
   upstream: ws://agent/ws
@@ -97,7 +97,7 @@ cowait:
     assert isinstance(s.clusters["local"], DockerCluster) and s.clusters["local"].network == "mynet"
     assert s.clusters["prod"].pull_secrets == ["regcred"]
     assert project.cluster()[0] == "local"
-    assert (s.cpu, s.cpu_limit, s.memory, s.memory_limit) == ("1", "2", "512m", "1G")
+    assert (s.cpu, s.cpu_limit, s.memory, s.memory_limit) == ("1", "2", "512Mi", "1G")
     assert s.affinity == "spread"
 
 
@@ -269,3 +269,11 @@ def test_json_schema_describes_the_file():
                 "build_args", "ignore"):
         assert key in settings, key
     json.dumps(schema)
+
+
+def test_docker_style_memory_is_a_config_error_naming_the_spelling_to_use(tmp_path):
+    write(tmp_path, "version: 1\ncowait:\n  image: x\n  memory: 512m\n")
+    with pytest.raises(ConfigError) as info:
+        load_project(tmp_path)
+    assert str(info.value) == ("cowait.yml:4: cowait.memory: memory '512m' would be 512 thousandths of a byte "
+                               "(in Kubernetes' quantities m is milli); write 512Mi (or 512M)")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from cowait.engine.docker.tasks import DockerTaskEngine, cpu_to_nano, memory_to_docker
+from cowait.quantity import QuantityError
 from cowait.render.compose import render_compose
 from cowait.runtime.taskdef import TASK_ENV, TASK_FILE_ENV, TaskDefinition
 
@@ -22,7 +24,8 @@ def test_resource_conversions():
     assert cpu_to_nano("1.5") == 1_500_000_000 and cpu_to_nano("500m") == 500_000_000 and cpu_to_nano(None) is None
     assert memory_to_docker("512Mi") == f"{512 * 1024 ** 2}b"
     assert memory_to_docker("1G") == f"{10 ** 9}b"
-    assert memory_to_docker("256m") == f"{256 * 1024 ** 2}b"
+    with pytest.raises(QuantityError, match="write 256Mi"):
+        memory_to_docker("256m")
 
 
 def test_settings_label_and_mount_the_task():
@@ -31,7 +34,7 @@ def test_settings_label_and_mount_the_task():
     assert settings.labels["com.docker.compose.project"] == "cowait-job-1"
     assert settings.labels["com.docker.compose.config-hash"]
     assert {"type": "bind", "source": "/var/run/docker.sock", "target": "/var/run/docker.sock"} in settings.mounts
-    assert settings.nano_cpus == 2_000_000_000
+    assert settings.nano_cpus == 2_000_000_000 and settings.cpu_shares == 2048
     assert settings.mem_limit == f"{2 * 1024 ** 3}b" and settings.mem_reservation == f"{1024 ** 3}b"
     assert TASK_ENV in settings.env and settings.definition_file is None
 
@@ -54,3 +57,14 @@ def test_compose_rendering_escapes_dollars_and_carries_everything():
     big = yaml.safe_load(render_compose(make(inputs={"data": "y" * 100_000})))
     assert big["services"]["job-1"]["configs"] == [{"source": "task", "target": "/cowait/task.json"}]
     assert TaskDefinition.from_json(big["configs"]["task"]["content"].replace("$$", "$")).inputs["data"] == "y" * 100_000
+
+
+def test_both_engines_implement_the_one_interface():
+    from cowait.engine.interface import TaskEngine
+    from cowait.engine.kubernetes.tasks import KubernetesTaskEngine
+
+    members = [name for name in vars(TaskEngine) if not name.startswith("_")] + ["name"]
+    for engine in (DockerTaskEngine(), KubernetesTaskEngine({"namespace": "jobs"})):
+        assert isinstance(engine, TaskEngine)
+        assert all(callable(getattr(engine, m)) for m in members if m != "name"), type(engine).__name__
+    assert (DockerTaskEngine.name, KubernetesTaskEngine.name) == ("docker", "kubernetes")

@@ -53,6 +53,13 @@ def test_pod_manifest_validates(affinity):
                                                          "limits": {"cpu": "1", "memory": "512Mi"}}
 
 
+def test_a_limit_defaults_to_its_request():
+    root = taskdef()
+    root.cpu_limit = root.memory_limit = None
+    assert pod_manifest(root)["spec"]["containers"][0]["resources"] == {
+        "requests": {"cpu": "500m", "memory": "256Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
+
+
 def test_subtask_pod_is_owned_by_its_parent_pod():
     child = taskdef()
     child.parent = "job-1a2b3c4d"

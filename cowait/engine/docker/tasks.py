@@ -9,6 +9,8 @@ from typing import Any, Iterator
 
 from cowait.engine import labels as L
 from cowait.engine.exits import describe_exit
+from cowait.engine.info import TaskInfo
+from cowait.quantity import cpu_cores, memory_bytes
 from cowait.runtime.events import split_lines
 from cowait.runtime.taskdef import ENV_LIMIT, TASK_ENV, TASK_FILE_ENV, TASK_FILE_PATH, TaskDefinition
 
@@ -16,51 +18,18 @@ RUNTIME_COMMAND = ["python", "-m", "cowait.runtime"]
 SOCKET_IN_CONTAINER = "/var/run/docker.sock"
 
 
-@dataclass
-class TaskContainer:
-    """What the engine knows about one task container."""
-
-    id: str
-    name: str
-    run: str
-    parent: str
-    root: bool
-    state: str  # created | running | exited | ...
-    exit_code: int | None
-    created: str
-    project_dir: str
-    container_id: str
-
-    @property
-    def status(self) -> str:
-        if self.state in ("created", "running", "restarting"):
-            return "running" if self.state == "running" else self.state
-        if self.exit_code == 0:
-            return "done"
-        return "fail"
-
-
 def cpu_to_nano(value: str | None) -> int | None:
-    """'1.5' or '500m' CPUs -> Docker nano CPUs."""
+    """CPUs as a Kubernetes quantity ('1.5', '500m') -> Docker nano CPUs."""
     if value in (None, ""):
         return None
-    text = str(value)
-    cpus = float(text[:-1]) / 1000 if text.endswith("m") else float(text)
-    return int(cpus * 1e9)
+    return int(cpu_cores(value) * 1e9)
 
 
 def memory_to_docker(value: str | None) -> str | None:
-    """Kubernetes-style '512Mi' / '1G' -> Docker '536870912b' / '1g'."""
+    """Memory as a Kubernetes quantity ('512Mi', '1G') -> Docker bytes ('536870912b')."""
     if value in (None, ""):
         return None
-    text = str(value).strip()
-    units = {"Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "Ti": 1024 ** 4,
-             "K": 1000, "M": 1000 ** 2, "G": 1000 ** 3, "T": 1000 ** 4,
-             "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
-    for suffix in sorted(units, key=len, reverse=True):
-        if text.endswith(suffix):
-            return f"{int(float(text[: -len(suffix)]) * units[suffix])}b"
-    return f"{int(float(text))}b"
+    return f"{memory_bytes(value)}b"
 
 
 @dataclass
@@ -72,6 +41,7 @@ class ContainerSettings:
     mounts: list[dict[str, Any]]
     network: str | None
     nano_cpus: int | None
+    cpu_shares: int | None
     mem_limit: str | None
     mem_reservation: str | None
     definition_file: str | None
@@ -80,6 +50,8 @@ class ContainerSettings:
 
 class DockerTaskEngine:
     """The Docker engine as the runtime and the CLI use it."""
+
+    name = "docker"
 
     def __init__(self, options: dict[str, Any] | None = None, client: Any = None) -> None:
         self._client = client
@@ -121,7 +93,10 @@ class DockerTaskEngine:
             network = f"container:{taskdef.run}"
         return ContainerSettings(
             env=env, labels=labels, mounts=mounts, network=network,
+            # a limit defaults to its request (as in the original, and as on clusters); the request
+            # is also the container's share of the CPUs under contention
             nano_cpus=cpu_to_nano(taskdef.cpu_limit or taskdef.cpu),
+            cpu_shares=int(cpu_cores(taskdef.cpu) * 1024) if taskdef.cpu else None,
             mem_limit=memory_to_docker(taskdef.memory_limit or taskdef.memory),
             mem_reservation=memory_to_docker(taskdef.memory) if taskdef.memory_limit else None,
             definition_file=definition if in_file else None,
@@ -138,6 +113,7 @@ class DockerTaskEngine:
             mounts=[_mount(Mount, spec) for spec in settings.mounts],
             network_mode=settings.network,
             nano_cpus=settings.nano_cpus,
+            cpu_shares=settings.cpu_shares,
             mem_limit=settings.mem_limit,
             mem_reservation=settings.mem_reservation,
             extra_hosts=settings.extra_hosts or None,
@@ -165,7 +141,8 @@ class DockerTaskEngine:
         settings = self.settings(taskdef)
         host_config = self.api.create_host_config(
             mounts=[_mount(Mount, spec) for spec in taskdef.volumes], network_mode=settings.network,
-            nano_cpus=settings.nano_cpus, mem_limit=settings.mem_limit, mem_reservation=settings.mem_reservation,
+            nano_cpus=settings.nano_cpus, cpu_shares=settings.cpu_shares, mem_limit=settings.mem_limit,
+            mem_reservation=settings.mem_reservation,
         )
         container = self.api.create_container(image=taskdef.image, command=command, name=taskdef.id,
                                               environment=env, labels=settings.labels, host_config=host_config)
@@ -225,8 +202,21 @@ class DockerTaskEngine:
                 if "already in progress" not in str(exc):
                     raise
 
+    def remove_run(self, run_id: str) -> None:
+        """Remove every container of a run (tree order) and its network."""
+        from docker.errors import APIError, NotFound
+
+        containers = self.list(all=True, run=run_id)
+        self.kill([c.id for c in containers if c.root] or [c.id for c in containers])
+        self.kill([c.id for c in self.list(all=True, run=run_id)])  # stragglers started meanwhile
+        try:
+            for network in self.client.networks.list(filters={"label": f"{L.RUN}={run_id}"}):
+                network.remove()
+        except (NotFound, APIError):
+            pass
+
     # --- listing (CLI) ----------------------------------------------------------------------
-    def list(self, all: bool = True, run: str | None = None) -> list[TaskContainer]:
+    def list(self, all: bool = True, run: str | None = None) -> list[TaskInfo]:
         """Every cowait task container (of one run, if given)."""
         label = f"{L.RUN}={run}" if run else L.TASK
         found = []
@@ -234,22 +224,33 @@ class DockerTaskEngine:
             labels = c.get("Labels") or {}
             if L.TASK not in labels:
                 continue
-            state = c.get("State", "")
-            exit_code = None
-            if state == "exited":
-                status = c.get("Status", "")
-                if "(" in status:
-                    try:
-                        exit_code = int(status.split("(")[1].split(")")[0])
-                    except ValueError:
-                        exit_code = None
-            found.append(TaskContainer(
+            found.append(TaskInfo(
                 id=labels[L.TASK], name=labels.get(L.NAME, ""), run=labels.get(L.RUN, ""),
-                parent=labels.get(L.PARENT, ""), root=labels.get(L.ROOT) == "true", state=state,
-                exit_code=exit_code, created=str(c.get("Created", "")), project_dir=labels.get(L.PROJECT_DIR, ""),
-                container_id=c["Id"],
+                parent=labels.get(L.PARENT, ""), root=labels.get(L.ROOT) == "true", status=_status(c),
+                exit_code=_exit_code(c), created=float(c["Created"]) if c.get("Created") else None,
+                project_dir=labels.get(L.PROJECT_DIR, ""), engine="docker",
             ))
         return found
+
+
+def _exit_code(container: dict[str, Any]) -> int | None:
+    """The exit code in a listing's status text ('Exited (3) 2 seconds ago')."""
+    status = container.get("Status", "")
+    if container.get("State") != "exited" or "(" not in status:
+        return None
+    try:
+        return int(status.split("(")[1].split(")")[0])
+    except ValueError:
+        return None
+
+
+def _status(container: dict[str, Any]) -> str:
+    state = container.get("State", "")
+    if state == "running":
+        return "running"
+    if state in ("created", "restarting"):
+        return "pending"
+    return "done" if _exit_code(container) == 0 else "fail"
 
 
 def _mount(Mount: Any, spec: dict[str, Any]) -> Any:

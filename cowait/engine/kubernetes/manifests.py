@@ -48,8 +48,10 @@ def affinity_spec(value: Any) -> dict[str, Any] | None:
 
 
 def resources_spec(taskdef: TaskDefinition) -> dict[str, Any] | None:
+    """Requests and limits; a limit defaults to its request (as in the original, and on Docker)."""
     requests = {k: str(v) for k, v in (("cpu", taskdef.cpu), ("memory", taskdef.memory)) if v}
-    limits = {k: str(v) for k, v in (("cpu", taskdef.cpu_limit), ("memory", taskdef.memory_limit)) if v}
+    limits = {k: str(v) for k, v in (("cpu", taskdef.cpu_limit or taskdef.cpu),
+                                     ("memory", taskdef.memory_limit or taskdef.memory)) if v}
     spec = {}
     if requests:
         spec["requests"] = requests

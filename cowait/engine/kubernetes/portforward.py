@@ -3,9 +3,12 @@ does), held by the CLI: no inbound route into the cluster is needed."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from typing import Any
+
+log = logging.getLogger("cowait.portforward")
 
 
 class PortForward:
@@ -54,6 +57,7 @@ class PortForward:
                                   ports=str(self.remote_port))
             remote = forward.socket(self.remote_port)
         except Exception:  # noqa: BLE001 - the pod is gone or not ready: drop this connection
+            log.debug("port-forward to pod %s failed", self.pod, exc_info=True)
             client.close()
             return
         done = threading.Event()

@@ -8,6 +8,7 @@ from typing import Any, Iterator
 
 from cowait.engine import labels as L
 from cowait.engine.kubernetes import failures
+from cowait.engine.info import TaskInfo
 from cowait.engine.kubernetes.client import api_client, current_namespace, in_cluster
 from cowait.errors import EngineError
 from cowait.runtime.events import split_lines
@@ -18,6 +19,8 @@ CONTAINER = failures.TASK_CONTAINER
 
 class KubernetesTaskEngine:
     """The Kubernetes engine as the runtime (in a pod) and the CLI (with a kubeconfig) use it."""
+
+    name = "kubernetes"
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         options = options or {}
@@ -85,6 +88,28 @@ class KubernetesTaskEngine:
             self.core.create_namespaced_pod(self.namespace, body)
         except Exception as exc:  # noqa: BLE001 - translated
             raise self._fail(exc, f"cannot create pod {taskdef.id}") from exc
+
+    def start_image(self, taskdef: TaskDefinition, command: list[str] | str | None, env: dict[str, str]) -> None:
+        """Create a pod of any image (not a cowait task) as a subtask of this process's pod: the
+        image's own entrypoint, ``command`` as its arguments (Docker's CMD), only ``env``."""
+        import shlex
+        from dataclasses import replace
+
+        plain = replace(taskdef, engine_options={k: v for k, v in taskdef.engine_options.items() if k != "fileshare"})
+        body = self.manifest(plain)
+        container = body["spec"]["containers"][0]
+        container.pop("command", None)
+        container.pop("workingDir", None)
+        container["env"] = [{"name": k, "value": v} for k, v in sorted(env.items())]
+        if command is not None:
+            container["args"] = shlex.split(command) if isinstance(command, str) else [str(c) for c in command]
+        try:
+            self.core.create_namespaced_pod(self.namespace, body)
+        except Exception as exc:  # noqa: BLE001 - translated
+            raise self._fail(exc, f"cannot create pod {taskdef.id}") from exc
+
+    def ensure_image(self, image: str) -> None:
+        """Nothing to do: the kubelet pulls the image (and a pull failure reaches the follower)."""
 
     def create_objects(self, documents: list[dict[str, Any]]) -> None:
         """Create extra objects of a task (router Service/Ingress) with the generic client."""
@@ -169,10 +194,24 @@ class KubernetesTaskEngine:
                 if exc.status != 404:
                     raise self._fail(exc, f"cannot delete pod {task_id}") from exc
 
-    def list(self, all: bool = True, run: str | None = None) -> list[Any]:
+    def remove_run(self, run_id: str) -> None:
+        """Delete the run's root pod (the garbage collector takes its tree) and any pod left of it."""
+        pods = self.pods(run_id)
+        roots = [p.metadata.name for p in pods if (p.metadata.labels or {}).get(L.ROOT) == "true"]
+        self.kill(roots or [p.metadata.name for p in pods])
+
+    def pods(self, run: str | None = None) -> list[Any]:
         """Pods of cowait tasks (of one run, if given)."""
         selector = f"{L.RUN}={run}" if run else L.TASK
-        return self.core.list_namespaced_pod(self.namespace, label_selector=selector).items
+        try:
+            return self.core.list_namespaced_pod(self.namespace, label_selector=selector).items
+        except Exception as exc:  # noqa: BLE001 - translated
+            raise self._fail(exc, f"cannot list pods in namespace {self.namespace}") from exc
+
+    def list(self, all: bool = True, run: str | None = None) -> list[TaskInfo]:
+        """Every cowait task pod (of one run, if given); ``all=False`` leaves out ended ones."""
+        found = [task_info(pod) for pod in self.pods(run)]
+        return found if all else [t for t in found if t.live]
 
     # --- streams for the file share and notebooks -----------------------------------------
     def exec_stream(self, task_id: str, command: list[str], container: str = CONTAINER, binary: bool = False) -> Any:
@@ -183,6 +222,26 @@ class KubernetesTaskEngine:
         return stream(self.stream_api().connect_get_namespaced_pod_exec, task_id, self.namespace, container=container,
                       command=command, stdin=True, stdout=True, stderr=True, tty=False, _preload_content=False,
                       binary=binary)
+
+
+def task_info(pod: Any) -> TaskInfo:
+    """A pod as the engine-neutral TaskInfo (labels, annotations and the task container's state)."""
+    labels = pod.metadata.labels or {}
+    annotations = pod.metadata.annotations or {}
+    exit_code = None
+    if failures.is_finished(pod):
+        exit_code, _ = failures.exit_reason(pod)
+        status = "done" if exit_code == 0 else "fail"
+    elif failures.is_started(pod):
+        status = "running"
+    else:
+        status = "pending"
+    created = pod.metadata.creation_timestamp
+    return TaskInfo(
+        id=labels.get(L.TASK, pod.metadata.name), name=annotations.get(L.NAME, ""), run=labels.get(L.RUN, ""),
+        parent=labels.get(L.PARENT, ""), root=labels.get(L.ROOT) == "true", status=status, exit_code=exit_code,
+        created=created.timestamp() if created else None, project_dir=annotations.get(L.PROJECT_DIR, ""),
+        engine="kubernetes")
 
 
 def _message(exc: Any) -> str:

@@ -1,0 +1,247 @@
+"""The same scenarios on every engine: the local Docker engine, and the cluster that
+COWAIT_TEST_KUBECONFIG names (k8sim in CI; a real cluster when given). A capability that works on
+one engine and not the other fails here."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from tests.conftest import remove_project_objects
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+KUBECONFIG = os.environ.get("COWAIT_TEST_KUBECONFIG")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+@dataclass
+class Engine:
+    """A project built for one engine, and how to reach that engine."""
+
+    name: str
+    root: Path
+    image: str
+    args: list[str]  # the cluster flag of every command (none for the local engine)
+    namespace: str | None
+    run: Callable[..., subprocess.CompletedProcess]
+
+    def cowait(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        return self.run(*args, timeout=timeout)
+
+    def on(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        """A command on this engine (the cluster flag goes last: click takes options anywhere)."""
+        return self.run(*args, *self.args, timeout=timeout)
+
+
+def core_api():
+    from kubernetes import client, config
+
+    return client.CoreV1Api(config.new_client_from_config(config_file=KUBECONFIG))
+
+
+@pytest.fixture(scope="module", params=["docker", "kubernetes"])
+def engine(request, tmp_path_factory, registry):
+    """The tasks fixture plus a notebook and a test, built for the engine (pushed for the cluster)."""
+    kind = request.param
+    if kind == "kubernetes" and not KUBECONFIG:
+        pytest.skip("COWAIT_TEST_KUBECONFIG is not set: no cluster to run the scenarios on")
+    root = tmp_path_factory.mktemp(f"scenario-{kind}") / "project"
+    shutil.copytree(FIXTURES / "tasks", root)
+    shutil.copy(FIXTURES / "notebooks" / "square.ipynb", root / "square.ipynb")
+    (root / "test_square.py").write_text("from fanout import square\n\n\nasync def test_square():\n"
+                                         "    assert await square(x=7) == 49\n")
+    image = f"{registry}/cowait-scenario/{kind}-{uuid.uuid4().hex[:6]}"
+    namespace = None
+    clusters = ""
+    if kind == "kubernetes":
+        from kubernetes import client
+
+        namespace = f"cowait-scenario-{uuid.uuid4().hex[:6]}"
+        core_api().create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+        clusters = (f"  clusters:\n    live:\n      type: kubernetes\n      kube_config_file: {KUBECONFIG}\n"
+                    f"      namespace: {namespace}\n")
+    (root / "cowait.yml").write_text(f"version: 1\ncowait:\n  image: {image}\n  environment:\n"
+                                     f"    FROM_CONFIG: config\n{clusters}")
+    env = {**os.environ, "HOME": str(root.parent)}
+
+    def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "cowait", *args], cwd=root, env=env, capture_output=True,
+                              text=True, timeout=timeout)
+
+    if kind == "kubernetes":
+        assert run("cluster", "setup", "live").returncode == 0
+    built = run("build", "--push", "-q")
+    assert built.returncode == 0, built.stderr[-3000:]
+    try:
+        yield Engine(kind, root, image, ["-c", "live"] if kind == "kubernetes" else [], namespace, run)
+    finally:
+        remove_project_objects(root, image)
+        if namespace:
+            core_api().delete_namespace(namespace)
+
+
+def run_id_of(done: subprocess.CompletedProcess) -> str:
+    """The root's id: the second word of the first line of the live view."""
+    return done.stderr.split()[1]
+
+
+def tasks_of(engine: Engine, run_id: str) -> list[dict[str, Any]]:
+    listed = engine.on("ps", "--json")
+    assert listed.returncode == 0, listed.stderr
+    return [row for row in json.loads(listed.stdout) if row["run"] == run_id]
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 120, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_fan_out_with_a_failing_child(engine: Engine):
+    done = engine.on("run", "failing:parent", "-i", "message=scenario-boom")
+    assert done.returncode == 1
+    assert "ValueError: scenario-boom" in done.stderr.strip().splitlines()[-1]
+    fanned = engine.on("run", "fanout:FanOut", "-i", "n=4", "-q")
+    assert fanned.returncode == 0, fanned.stderr[-2000:]
+    assert json.loads(fanned.stdout) == 0 + 1 + 4 + 9
+
+
+def test_detached_run_then_ps_logs_and_kill(engine: Engine):
+    started = engine.on("run", "-d", "sleeper:sleepy", "-i", "children=2", "-i", "seconds=300")
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.strip()
+    hint = " -c live" if engine.args else ""
+    assert f"cowait logs -f {run_id}{hint}" in started.stderr
+    rows = wait_for(lambda: (lambda r: r if sum(t["status"] == "running" for t in r) == 3 else None)(
+        tasks_of(engine, run_id)), what="the root and 2 children running")
+    assert sum(1 for row in rows if row["parent"] == run_id) == 2
+    assert {row["cluster"] for row in rows} == {"live" if engine.args else "docker"}
+    wait_for(lambda: "napping" in engine.on("logs", run_id).stderr, what="the children's log lines")
+    quiet = engine.on("ps", "-q")
+    assert run_id in quiet.stdout.split()
+
+    killed = engine.on("kill", run_id[:12])
+    assert killed.returncode == 0, killed.stderr
+    assert killed.stdout.strip() == f"killed {run_id}"
+    wait_for(lambda: not tasks_of(engine, run_id), what="the run's tasks to go")
+    again = engine.on("kill", run_id)
+    assert again.returncode == 2 and "is not running" in again.stderr
+
+
+def test_logs_follow_reattaches_to_a_detached_run(engine: Engine):
+    started = engine.on("run", "-d", "sleeper:sleepy", "-i", "children=2", "-i", "seconds=4")
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.strip()
+    followed = engine.on("logs", "-f", run_id)
+    assert followed.returncode == 0, followed.stderr
+    assert followed.stdout.strip() == "[4.0, 4.0]"
+    assert "napping" in followed.stderr
+    summary = json.loads((engine.root / ".cowait" / "runs" / run_id / "run.json").read_text())
+    assert summary["status"] == "done"
+    ended = engine.on("ps", "--all", "--json")
+    assert [row["status"] for row in json.loads(ended.stdout) if row["id"] == run_id] == ["done"]
+    assert tasks_of(engine, run_id) == []  # nothing left on the engine
+
+
+def test_kill_all_stays_in_the_project(engine: Engine, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(engine.root, other, ignore=shutil.ignore_patterns(".cowait"))
+    env = {**os.environ, "HOME": str(engine.root.parent)}
+
+    def in_other(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "cowait", *args, *engine.args], cwd=other, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    theirs = in_other("run", "-d", "sleeper:nap", "-i", "seconds=300").stdout.strip()
+    ours = engine.on("run", "-d", "sleeper:nap", "-i", "seconds=300").stdout.strip()
+    try:
+        wait_for(lambda: tasks_of(engine, ours), what="our run")
+        killed = engine.on("kill", "--all")
+        assert killed.returncode == 0, killed.stderr
+        assert killed.stdout.split() == ["killed", ours]
+        listed = json.loads(in_other("ps", "--json").stdout)
+        assert [row["id"] for row in listed] == [theirs]  # the other project's run goes on
+    finally:
+        in_other("kill", "--all")
+
+
+def test_shell_and_container_tasks(engine: Engine):
+    shell = engine.on("run", "cowait.tasks.shell", "-i", "command=echo shell-says-hi && echo $FROM_CONFIG")
+    assert shell.returncode == 0, shell.stderr[-2000:]
+    assert json.loads(shell.stdout) == {"code": 0}
+    assert "shell-says-hi" in shell.stderr and "config" in shell.stderr
+    failing = engine.on("run", "cowait.tasks.shell", "-i", "command=exit 3")
+    assert failing.returncode == 1 and "exited with code 3" in failing.stderr
+
+    command = json.dumps(["python", "-c", "print('from another image', 6 * 7)"])
+    container = engine.on("run", "cowait.tasks.container", "-i", f"image={engine.image}:latest",
+                          "-i", f"command={command}")
+    assert container.returncode == 0, container.stderr[-2000:]
+    assert json.loads(container.stdout) == {"code": 0}
+    assert "from another image 42" in container.stderr
+    broken = engine.on("run", "cowait.tasks.container", "-i", f"image={engine.image}:latest",
+                       "-i", "command=[\"python\", \"-c\", \"raise SystemExit(4)\"]")
+    assert broken.returncode == 1 and "exited with code 4" in broken.stderr, broken.stderr[-2000:]
+
+
+def test_limits_as_the_engine_reports_them(engine: Engine, docker_client):
+    started = engine.on("run", "-d", "sleeper:nap", "-i", "seconds=120", "--cpu", "250m", "--cpu-limit", "500m",
+                        "--memory", "64Mi", "--memory-limit", "128Mi")
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.strip()
+    try:
+        if engine.namespace:
+            pod = wait_for(lambda: core_api().read_namespaced_pod(run_id, engine.namespace), what="the pod")
+            [task] = [c for c in pod.spec.containers if c.name == "task"]
+            assert task.resources.requests == {"cpu": "250m", "memory": "64Mi"}
+            assert task.resources.limits == {"cpu": "500m", "memory": "128Mi"}
+        else:
+            host = docker_client.api.inspect_container(run_id)["HostConfig"]
+            assert host["NanoCpus"] == 500_000_000
+            assert host["CpuShares"] == 256  # the request: its share of the CPU under contention
+            assert host["Memory"] == 128 * 2 ** 20 and host["MemoryReservation"] == 64 * 2 ** 20
+    finally:
+        engine.on("kill", run_id)
+    docker_style = engine.on("run", "sleeper:nap", "-i", "seconds=1", "--memory", "256m")
+    assert docker_style.returncode == 2
+    assert docker_style.stderr.strip() == ("error: --memory: memory '256m' would be 256 thousandths of a byte "
+                                           "(in Kubernetes' quantities m is milli); write 256Mi (or 256M)")
+
+
+def test_the_executed_notebook_is_saved_in_the_record(engine: Engine):
+    done = engine.on("notebook", "run", "square.ipynb", "-i", "x=4")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout) == 16
+    run_id = run_id_of(done)
+    [saved] = (engine.root / ".cowait" / "runs" / run_id).glob("square-*.ipynb")
+    assert f"executed notebook: .cowait/runs/{run_id}/{saved.name}" in done.stderr
+    import nbformat
+
+    notebook = nbformat.read(saved, as_version=4)
+    assert notebook.metadata["cowait"]["status"] == "completed"
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert [c.metadata["cowait"]["status"] for c in code] == ["completed", "completed", "completed", "skipped"]
+    assert all(c.metadata["cowait"]["duration"] is not None for c in code[:3])
+    assert "square of 4 is 16" in "".join(o.get("text", "") for o in code[1].outputs)
+
+
+def test_cowait_test_with_junit(engine: Engine, tmp_path):
+    report = tmp_path / "junit.xml"
+    done = engine.on("test", "--junitxml", str(report), "-k", "square")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "1 passed" in done.stdout
+    assert 'tests="1"' in report.read_text() and "test_square" in report.read_text()
