@@ -15,6 +15,7 @@ from cowait.build.features import NOTEBOOK_LABEL
 from cowait.config import Project
 from cowait.errors import BuildError, ConfigError
 from cowait.resources import data_path
+from cowait.runtime.taskdef import task_workdir
 
 # Progress callback: (kind, text) with kind one of "step", "output", "info", "warning".
 Progress = Callable[[str, str], None]
@@ -137,7 +138,7 @@ def build_image(project: Project, options: BuildOptions, progress: Progress) -> 
     if ca_bundle:
         progress("info", f"trusting CA bundle {ca_bundle} during the build")
 
-    workdir = "/var/task" if settings.workdir in (".", "") else f"/var/task/{settings.workdir.strip('/')}"
+    workdir = task_workdir(settings.workdir)
     args = {**build_args, "BASE": base_id, "WORKDIR": workdir, "FILESHARE": "1" if notebooks else "0"}
     content = context.content_hash(repr(sorted(args.items())), repr(options.no_cache))[:12]
     tags = [f"{repository}:latest", f"{repository}:{content}"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from pathlib import Path
@@ -20,7 +21,7 @@ LOG_TAIL = 20  # lines of the server's log shown when it does not start
 def container_path(project: Any, host_path: Path, what: str) -> str:
     """The path inside task containers of a file in the project (mounted at /var/task)."""
     from cowait.errors import UsageError
-    from cowait.runs.plan import PROJECT_MOUNT
+    from cowait.runtime.taskdef import PROJECT_MOUNT
 
     resolved = host_path.resolve()
     if not resolved.is_relative_to(project.root):
@@ -89,14 +90,11 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
     """Run Jupyter Lab until Ctrl-C; return the exit code."""
     import secrets
 
-    from collections import deque
-
     from cowait.build.builder import BuildOptions, build_image
     from cowait.build.features import require_notebook_support
-    from cowait.cli.output import error, info, result, warning
+    from cowait.cli.output import info, warning
     from cowait.cli.progress import BuildView
     from cowait.cli.project import open_project
-    from cowait.cli.run_view import RunView
     from cowait.errors import UsageError
     from cowait.runs.docker_run import DockerRun, collect_finished_runs
     from cowait.runs.plan import RunOptions, plan_docker_run
@@ -116,7 +114,7 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
     options = RunOptions(task=SERVER_TASK, inputs={"token": token, "port": SERVER_PORT}, cluster=cluster,
                          mount=share == "bind")
     warnings: list[str] = []
-    forward = None
+    host_port: int | None = None
     if cluster_config.type == "kubernetes":
         from cowait.runs.kubernetes_run import KubernetesRun, plan_kubernetes_run, resolve_pushed_image
 
@@ -155,17 +153,41 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
         run = DockerRun(root, RunRecord(project.root, root.id))
     for message in warnings:
         warning(message)
-    try:
-        run.start()
-    except BaseException:
+    from cowait.cli.run_cmd import trap_termination
+
+    trap_termination()
+    with contextlib.ExitStack() as cleanup:  # last in, first out: the port-forward, the run, the share
         if file_share is not None:
-            file_share.close()
-        raise
+            cleanup.callback(file_share.close)
+        try:
+            cleanup.enter_context(run)
+        except KeyboardInterrupt:
+            return 130
+        try:
+            return _serve(run, root, on_cluster, file_share, share, cluster_config, token, port,
+                          host_port, verbose, open_browser, cleanup)
+        except KeyboardInterrupt:
+            pass
+    info(f"stopped notebook {root.id}; its containers are removed")
+    return 0
+
+
+def _serve(run: Any, root: Any, on_cluster: bool, file_share: Any, share: str, cluster_config: Any, token: str,
+           port: int | None, host_port: int | None, verbose: bool, open_browser: bool,
+           cleanup: contextlib.ExitStack) -> int:
+    """Reach the started server, print its URL, and follow it until it ends (or Ctrl-C)."""
+    from collections import deque
+
+    from cowait.cli.output import error, info, result
+    from cowait.cli.run_view import RunView
+
     if on_cluster:
         if file_share is not None:
-            file_share.start(run.engine.core.read_namespaced_pod(root.id, run.engine.namespace))
+            file_share.start(run.engine.wait_started(root.id))
             info(f"project folder streamed into the pod ({'read-only' if share == 'ro' else 'read-write'})")
         url, forward = _cluster_url(run, cluster_config, token, port)
+        if forward is not None:
+            cleanup.callback(forward.close)
     else:
         url = f"http://127.0.0.1:{host_port}/lab?token={token}"
     outcome: dict[str, Any] = {}
@@ -185,37 +207,21 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
 
     follower = threading.Thread(target=follow, name="follow-notebook", daemon=True)
     follower.start()
-    from cowait.cli.run_cmd import trap_termination
+    if not _wait_ready(url.split("/lab?")[0], token, follower):
+        follower.join(5)  # the last lines of a server that exited are still arriving
+        cause = f": {outcome['error']}" if "error" in outcome else ""
+        if server_log and not verbose:
+            info("the Jupyter server's last lines:\n" + "\n".join(f"  {line}" for line in server_log))
+        error(f"Jupyter did not start{cause} (the run's record: .cowait/runs/{root.id}/)")
+        return 1
+    result(url)
+    info("Jupyter Lab is ready (Ctrl-C stops it and every task it started)")
+    if open_browser:
+        import webbrowser
 
-    trap_termination()
-    try:
-        if not _wait_ready(url.split("/lab?")[0], token, follower):
-            follower.join(5)  # the last lines of a server that exited are still arriving
-            run.stop()
-            cause = f": {outcome['error']}" if "error" in outcome else ""
-            if server_log and not verbose:
-                info("the Jupyter server's last lines:\n" + "\n".join(f"  {line}" for line in server_log))
-            error(f"Jupyter did not start{cause} (the run's record: .cowait/runs/{root.id}/)")
-            return 1
-        result(url)
-        info("Jupyter Lab is ready (Ctrl-C stops it and every task it started)")
-        if open_browser:
-            import webbrowser
-
-            webbrowser.open(url)
-        while follower.is_alive():
-            follower.join(0.5)
-    except KeyboardInterrupt:
-        run.stop()
-        info(f"stopped notebook {root.id}; its containers are removed")
-        return 0
-    finally:
-        if forward is not None:
-            forward.close()
-        if file_share is not None:
-            run.stop()
-            file_share.close()
-    run.stop()
+        webbrowser.open(url)
+    while follower.is_alive():
+        follower.join(0.5)
     return 1 if "error" in outcome else 0
 
 

@@ -122,30 +122,26 @@ def start_and_follow(options: Any, *, build_first: bool = False, detach: bool = 
         from cowait.build.features import require_notebook_support
 
         require_notebook_support(root.image)
-    run.start()
-    if detach:
-        result(root.id)
-        if mode is None:
-            where = f" -c {cluster_name}" if options.cluster else ""
-            info(f"detached; follow with 'cowait logs -f {root.id}{where}', stop with 'cowait kill {root.id}{where}'")
-        return 0
 
     previous = trap_termination()
-    outcome = None
     try:
-        with RunView(root.id, mode) as view:
-            run.follow(view)
-        outcome = run.outcome()
+        with run:  # whatever ends this block removes the run's containers or pods, unless detached
+            if detach:
+                run.detach()
+                result(root.id)
+                if mode is None:
+                    where = f" -c {cluster_name}" if options.cluster else ""
+                    info(f"detached; follow with 'cowait logs -f {root.id}{where}', "
+                         f"stop with 'cowait kill {root.id}{where}'")
+                return 0
+            with RunView(root.id, mode) as view:
+                run.follow(view)
+            outcome = run.outcome()
     except KeyboardInterrupt:
-        run.stop()
         error(f"run {root.id} stopped; its containers are removed")
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if outcome is not None:
-            run.finish(outcome)
-        elif run.state.root.status not in ("done", "fail"):
-            run.stop()
 
     if outcome.status == "done":
         if mode != "json":

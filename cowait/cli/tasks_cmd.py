@@ -80,6 +80,7 @@ def ps(cluster: str | None, show_all: bool, all_projects: bool, as_json: bool, q
 
 def _table(rows: list[dict[str, Any]], with_project: bool) -> None:
     from rich.console import Console
+    from rich.measure import Measurement
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, header_style="bold")
@@ -89,7 +90,11 @@ def _table(rows: list[dict[str, Any]], with_project: bool) -> None:
     for r in rows:
         cells = [r["id"], r["name"], r["status"], r["parent"], r["run"], r["cluster"], _age(r["created"])]
         table.add_row(*cells, *([r["project"]] if with_project else []))
-    Console(soft_wrap=True).print(table)
+    # ids are never cut short (they are what the other commands take): like `docker ps`, a row
+    # longer than the terminal wraps, and in a pipe it stays whole
+    console = Console()
+    needed = Measurement.get(console, console.options.update(width=100_000), table).maximum
+    Console(width=max(needed, console.width if console.is_terminal else 0)).print(table)
 
 
 @click.command()

@@ -28,7 +28,7 @@ log = logging.getLogger("cowait.fileshare")
 def pod_option(read_only: bool = False) -> dict[str, Any]:
     """The ``fileshare`` engine option of a pod whose task sees the caller's project folder (its
     subtasks inherit it): the pod gets the share's sidecar."""
-    from cowait.runs.plan import PROJECT_MOUNT
+    from cowait.runtime.taskdef import PROJECT_MOUNT
 
     return {"read_only": read_only, "target": PROJECT_MOUNT}
 

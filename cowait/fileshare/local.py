@@ -22,6 +22,7 @@ from cowait.engine import labels as L
 from cowait.errors import CowaitError
 from cowait.fileshare.relay import SIDECAR_MOUNT, UPSTREAM_COMMAND, agent_command, fuse_device, tune_readahead
 from cowait.fileshare.sftp import serve_chunks
+from cowait.runtime.taskdef import PROJECT_MOUNT
 
 log = logging.getLogger("cowait.fileshare")
 
@@ -49,7 +50,7 @@ class LocalShare:
     @property
     def volume(self) -> dict[str, Any]:
         """The mount spec of the shared folder for task containers (they see the caller's files)."""
-        return {"type": "bind", "source": str(self.folder), "target": "/var/task", "propagation": "rslave"}
+        return {"type": "bind", "source": str(self.folder), "target": PROJECT_MOUNT, "propagation": "rslave"}
 
     # --- lifecycle ------------------------------------------------------------------------
     def start(self, timeout: float = 30) -> None:

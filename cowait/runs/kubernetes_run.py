@@ -6,13 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from cowait.config import Project
-from cowait.config.schema import EnvSource, KubernetesCluster
+from cowait.config.schema import KubernetesCluster
 from cowait.errors import CowaitError
-from cowait.runs.docker_run import Run
-from cowait.runs.plan import PROJECT_MOUNT, RunOptions, resources
+from cowait.runs.lifecycle import Run
+from cowait.runs.plan import RunOptions, root_definition, split_environment
 from cowait.runs.record import RunRecord
 from cowait.runtime.taskdef import TaskDefinition, new_task_id
-from cowait.runtime.types import encode
 
 
 def resolve_pushed_image(project: Project, image: str | None) -> str:
@@ -51,37 +50,17 @@ def kubernetes_options(cluster: KubernetesCluster, env_from: dict[str, Any]) -> 
 
 
 def plan_kubernetes_run(project: Project, options: RunOptions, cluster: KubernetesCluster, image: str) -> TaskDefinition:
-    """The root task definition of a run on a cluster (the project comes from the image)."""
-    env: dict[str, str] = {}
-    env_from: dict[str, Any] = {}
-    for key, value in project.settings.environment.items():
-        if isinstance(value, EnvSource):
-            env_from[key] = {"source": value.source, "name": value.name, "key": value.key}
-        else:
-            env[key] = value
-    dotenv = project.workdir / ".env"
-    if dotenv.is_file():
-        from dotenv import dotenv_values
-
-        env.update({k: v or "" for k, v in dotenv_values(dotenv).items()})
-    env.update(options.env)
-    for key in list(env_from):
-        if key in env:
-            del env_from[key]
-    settings = project.settings
-    run_id = new_task_id(options.task)
-    workdir = PROJECT_MOUNT if settings.workdir in (".", "") else f"{PROJECT_MOUNT}/{settings.workdir.strip('/')}"
+    """The root task definition of a run on a cluster (the project comes from the image; secret and
+    config map references become ``valueFrom``)."""
+    env, references = split_environment(project, options.env)
+    env_from = {key: {"source": ref.source, "name": ref.name, "key": ref.key} for key, ref in references.items()}
     engine_options = kubernetes_options(cluster, env_from)
-    if not engine_options["affinity"] and settings.affinity:
+    if not engine_options["affinity"] and project.settings.affinity:
         from cowait.engine.kubernetes.manifests import affinity_spec
 
-        engine_options["affinity"] = affinity_spec(settings.affinity)
-    return TaskDefinition(
-        id=run_id, name=options.task, run=run_id, image=image, parent=None, inputs=encode(options.inputs), env=env,
-        volumes=[], engine="kubernetes", engine_options=engine_options, project_dir=str(project.root),
-        workdir=workdir,
-        **resources(options, cluster, settings),
-    )
+        engine_options["affinity"] = affinity_spec(project.settings.affinity)
+    return root_definition(project, options, run_id=new_task_id(options.task), image=image, engine="kubernetes",
+                           env=env, volumes=[], engine_options=engine_options)
 
 
 class KubernetesRun(Run):

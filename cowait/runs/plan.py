@@ -11,11 +11,8 @@ from cowait.config import Project
 from cowait.config.schema import EnvSource
 from cowait.engine import labels as L
 from cowait.errors import ConfigError, CowaitError, TaskNotFound, UsageError
-from cowait.runtime.taskdef import TaskDefinition, new_task_id
+from cowait.runtime.taskdef import PROJECT_MOUNT, TaskDefinition, new_task_id, task_workdir
 from cowait.runtime.types import encode
-
-PROJECT_MOUNT = "/var/task"
-
 
 @dataclass
 class RunOptions:
@@ -69,29 +66,51 @@ def check_task_ref(project: Project, ref: str, inputs: dict[str, Any] | None = N
                        hint="name a module of the project, e.g. 'cowait run hello' for hello.py")
 
 
-def resolve_environment(project: Project, cli_env: dict[str, str], warnings: list[str]) -> dict[str, str]:
-    """cowait.yml environment, then .env in the workdir, then ``-e`` (the command line wins)."""
-    env: dict[str, str] = {}
+def split_environment(project: Project, cli_env: dict[str, str]) -> tuple[dict[str, str], dict[str, EnvSource]]:
+    """(values, references): cowait.yml's values, then .env in the workdir, then ``-e`` (the command
+    line wins); and the secret or config map references of cowait.yml that none of those overrides."""
+    values: dict[str, str] = {}
+    references: dict[str, EnvSource] = {}
     for key, value in project.settings.environment.items():
         if isinstance(value, EnvSource):
-            # No secret store on Docker: take the caller's variable of that name, or the fallback.
-            if key in os.environ:
-                env[key] = os.environ[key]
-            elif value.fallback is not None:
-                env[key] = value.fallback
-            else:
-                warnings.append(f"environment.{key} comes from a Kubernetes {value.source}; "
-                                f"on Docker set {key} in your shell or give it a 'fallback'")
-                env[key] = ""
+            references[key] = value
         else:
-            env[key] = value
+            values[key] = value
     dotenv = project.workdir / ".env"
     if dotenv.is_file():
         from dotenv import dotenv_values
 
-        env.update({k: v or "" for k, v in dotenv_values(dotenv).items()})
-    env.update(cli_env)
-    return env
+        values.update({k: v or "" for k, v in dotenv_values(dotenv).items()})
+    values.update(cli_env)
+    return values, {k: v for k, v in references.items() if k not in values}
+
+
+def resolve_environment(project: Project, cli_env: dict[str, str], warnings: list[str]) -> dict[str, str]:
+    """The environment of a local run: with no secret store on Docker, a reference takes the
+    caller's variable of that name, or its fallback."""
+    values, references = split_environment(project, cli_env)
+    env: dict[str, str] = {}
+    for key, value in references.items():
+        if key in os.environ:
+            env[key] = os.environ[key]
+        elif value.fallback is not None:
+            env[key] = value.fallback
+        else:
+            warnings.append(f"environment.{key} comes from a Kubernetes {value.source}; "
+                            f"on Docker set {key} in your shell or give it a 'fallback'")
+            env[key] = ""
+    return {**env, **values}
+
+
+def root_definition(project: Project, options: RunOptions, *, run_id: str, image: str, engine: str,
+                    env: dict[str, str], volumes: list[dict[str, Any]], engine_options: dict[str, Any]) -> TaskDefinition:
+    """The root task of a run on any engine: the rules of workdir, inputs and resources in one place."""
+    _, cluster = project.cluster(options.cluster)
+    return TaskDefinition(
+        id=run_id, name=options.task, run=run_id, image=image, parent=None, inputs=encode(options.inputs), env=env,
+        volumes=volumes, engine=engine, engine_options=engine_options, project_dir=str(project.root),
+        workdir=task_workdir(project.settings.workdir), **resources(options, cluster, project.settings),
+    )
 
 
 def docker_volumes(project: Project, warnings: list[str]) -> list[dict[str, Any]]:
@@ -174,31 +193,19 @@ def resolve_image(project: Project, image: str | None, warnings: list[str] | Non
 
 def plan_docker_run(project: Project, options: RunOptions, image: str, warnings: list[str]) -> TaskDefinition:
     """The root task definition of a local run."""
-    settings = project.settings
     _, cluster = project.cluster(options.cluster)
     run_id = new_task_id(options.task)
     volumes = []
     if options.mount:
         volumes.append({"type": "bind", "source": str(project.root), "target": PROJECT_MOUNT})
     volumes.extend(docker_volumes(project, warnings))
-    workdir = PROJECT_MOUNT if settings.workdir in (".", "") else f"{PROJECT_MOUNT}/{settings.workdir.strip('/')}"
-    return TaskDefinition(
-        id=run_id,
-        name=options.task,
-        run=run_id,
-        image=image,
-        parent=None,
-        inputs=encode(options.inputs),
-        env=resolve_environment(project, options.env, warnings),
-        volumes=volumes,
-        engine="docker",
+    return root_definition(
+        project, options, run_id=run_id, image=image, engine="docker",
+        env=resolve_environment(project, options.env, warnings), volumes=volumes,
         engine_options={
             "network": f"cowait-{run_id}",
             "socket": docker_socket(),
             "compose_project": L.compose_project_name(run_id),
             "shared_network": not getattr(cluster, "network_per_task", False),
         },
-        project_dir=str(project.root),
-        workdir=workdir,
-        **resources(options, cluster, settings),
     )

@@ -35,9 +35,9 @@ class RunRecord:
         return path
 
     def append_event(self, event: dict[str, Any]) -> dict[str, Any]:
-        """Add an event; a file that travelled in it (an executed notebook) is kept beside it.
+        """Add an event; a file that travelled in it (an executed notebook, a JUnit report) is kept beside it.
         Returns the event as recorded (without the file's data)."""
-        if event.get("type") == "artifact" and event.get("name") == "notebook" and "data" in event:
+        if event.get("type") == "artifact" and "data" in event:
             event = self.save_artifact(event)
         if self._events is None:
             self._events = (self.dir / "events.jsonl").open("a")
@@ -51,7 +51,7 @@ class RunRecord:
         import base64
         import gzip
 
-        name = Path(str(event.get("file") or f"{event.get('id', 'task')}.ipynb")).name  # never a path out
+        name = Path(str(event.get("file") or f"{event.get('id', 'task')}-{event.get('name', 'file')}")).name  # never a path out
         (self.dir / name).write_bytes(gzip.decompress(base64.b64decode(event["data"])))
         return {k: v for k, v in event.items() if k != "data"} | {"file": name}
 

@@ -7,7 +7,9 @@ task's own output. A parent follows each child's stream, acts on its events, and
 whole tree.
 
 Event types: ``init`` (id, name, parent, inputs), ``status`` (work|done|fail|stop),
-``return`` (result), ``fail`` (error: type, message, traceback), ``log`` (a descendant's line).
+``return`` (result), ``fail`` (error: type, message, traceback), ``log`` (a descendant's line),
+``artifact`` (name, file, data: a file for the caller's record, gzip and base64; on a cluster a
+finished pod's files cannot be copied, so they travel in the stream).
 """
 
 from __future__ import annotations
@@ -96,3 +98,15 @@ def preview(value: Any) -> Any:
     if len(text) <= PREVIEW_LIMIT:
         return value
     return {"@preview": text[:PREVIEW_LIMIT] + "...", "@size": len(text)}
+
+
+def send_file(task_id: str, name: str, path: str, file: str | None = None) -> None:
+    """Send the file at ``path`` to the caller's record of the run, as ``file`` (default: its name)."""
+    import base64
+    import gzip
+
+    if not os.path.isfile(path):
+        return
+    with open(path, "rb") as handle:
+        data = base64.b64encode(gzip.compress(handle.read(), compresslevel=6)).decode()
+    emit({"type": "artifact", "id": task_id, "name": name, "file": file or os.path.basename(path), "data": data})

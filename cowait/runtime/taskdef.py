@@ -18,6 +18,16 @@ TASK_FILE_PATH = "/cowait/task.json"
 ENV_LIMIT = 64 * 1024
 
 
+# Where the project's files are in every task container: the image's copy, or the caller's folder
+# mounted (or streamed) over it.
+PROJECT_MOUNT = "/var/task"
+
+
+def task_workdir(workdir: str) -> str:
+    """The task's working directory for cowait.yml's ``workdir:`` (a folder of the project)."""
+    return PROJECT_MOUNT if workdir in (".", "") else f"{PROJECT_MOUNT}/{workdir.strip('/')}"
+
+
 @dataclass
 class TaskDefinition:
     """One task: which code, with which inputs, in which image, where in the tree."""
@@ -33,7 +43,7 @@ class TaskDefinition:
     engine: str = "docker"
     engine_options: dict[str, Any] = field(default_factory=dict)  # e.g. docker: network, socket
     project_dir: str | None = None
-    workdir: str = "/var/task"
+    workdir: str = PROJECT_MOUNT
     cpu: str | None = None
     cpu_limit: str | None = None
     memory: str | None = None

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cowait.runtime.task import Task
-
-PROJECT_MOUNT = "/var/task"
+from cowait.runtime.taskdef import PROJECT_MOUNT
 
 
 class NotebookRunner(Task):
@@ -48,19 +47,9 @@ class NotebookRunner(Task):
         try:
             return await execute_notebook(notebook, inputs, output, task_id=self.id)
         finally:
-            send_notebook(self.id, output)
+            from cowait.runtime import events
 
-
-def send_notebook(task_id: str, path: Path) -> None:
-    """Emit the executed notebook at ``path`` as an artifact event (gzip, base64), if it was written."""
-    import base64
-    import gzip
-
-    from cowait.runtime import events
-
-    if path.is_file():
-        data = base64.b64encode(gzip.compress(path.read_bytes(), compresslevel=6)).decode()
-        events.emit({"type": "artifact", "id": task_id, "name": "notebook", "file": path.name, "data": data})
+            events.send_file(self.id, "notebook", str(output))
 
 
 def default_output(notebook: Path, taskdef: Any) -> Path | None:

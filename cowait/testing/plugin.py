@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from cowait.testing import JUNIT_FILE
+
 DEFAULT_TIMEOUT = 300.0
 
 
@@ -47,18 +49,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def _send_junit_report(config: pytest.Config, node: Any) -> None:
-    """The JUnit report travels to the caller as an event, so it works on any engine (a finished
-    pod cannot be copied from)."""
-    import base64
-    import os
-
+    """The JUnit report travels to the caller's record as an event, so it works on any engine (a
+    finished pod cannot be copied from)."""
     from cowait.runtime import events
 
     path = getattr(config.option, "xmlpath", None)
-    if path and os.path.isfile(path):
-        with open(path, "rb") as handle:
-            data = base64.b64encode(handle.read()).decode()
-        events.emit({"type": "artifact", "id": node.taskdef.id, "name": "junitxml", "data": data})
+    if path:
+        events.send_file(node.taskdef.id, "junitxml", path, file=JUNIT_FILE)
 
 
 def _start_session_task():

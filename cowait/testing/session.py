@@ -3,19 +3,24 @@ tests can start real subtasks; output streams live; every container is removed a
 
 from __future__ import annotations
 
-import base64
+import logging
 import os
+import shutil
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from cowait.config import Project
+from cowait.runs.docker_run import DockerRun
+from cowait.runs.kubernetes_run import KubernetesRun
+from cowait.runs.lifecycle import Outcome, Run
 from cowait.runs.plan import RunOptions, plan_docker_run
 from cowait.runs.record import RunRecord
-from cowait.runs.state import normalize
 from cowait.runtime.taskdef import TaskDefinition
+from cowait.testing import JUNIT_FILE
+
+log = logging.getLogger("cowait.testing")
 
 JUNIT_IN_CONTAINER = "/tmp/cowait-junit.xml"
 NO_TESTS_COLLECTED = 5
@@ -66,46 +71,41 @@ def run_tests(project: Project, image: str, options: TestOptions, on_output: Cal
         from cowait.runs.kubernetes_run import plan_kubernetes_run
 
         root = plan_kubernetes_run(project, run_options, cluster, image)
-        launcher = _KubernetesSession(root, command)
+        run: Run = KubernetesTestRun(root, RunRecord(project.root, root.id), command)
     else:
         root = plan_docker_run(project, run_options, image, warnings)
-        launcher = _DockerSession(root, command)
-    record = RunRecord(project.root, root.id).create()
-    started = time.time()
-    code = -1
-    try:
-        launcher.start()
-        for line in launcher.engine.follow(root.id):
-            for event in normalize(root.id, line):
-                if event.get("type") == "artifact":
-                    if event.get("name") == "junitxml" and options.junitxml is not None:
-                        options.junitxml.parent.mkdir(parents=True, exist_ok=True)
-                        options.junitxml.write_bytes(base64.b64decode(event.get("data", "")))
-                    continue
-                record.append_event(event)
-                if event.get("type") == "log" and event.get("id") == root.id:
-                    on_output(event.get("line", ""))
-                elif event.get("id") != root.id:
-                    on_event(event)
-        code, _ = launcher.engine.wait(root.id)
-    finally:
-        launcher.remove()
-        record.write_summary({"id": root.id, "task": "pytest", "status": "done" if code == 0 else "fail",
-                              "image": root.image, "engine": root.engine, "started": started, "ended": time.time(),
-                              "exit_code": code, "result": None, "error": None})
-        record.close()
-    return code
+        run = DockerTestRun(root, RunRecord(project.root, root.id), command)
+
+    def show(event: dict[str, Any]) -> None:
+        if event.get("type") == "log" and event.get("id") == root.id:
+            on_output(event.get("line", ""))
+        elif event.get("id") != root.id and event.get("type") != "artifact":
+            on_event(event)
+
+    with run:
+        run.follow(show)
+        code = run.outcome().exit_code
+    report = run.record.dir / JUNIT_FILE
+    if options.junitxml is not None and report.is_file():
+        options.junitxml.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(report, options.junitxml)
+    return -1 if code is None else code
 
 
-class _DockerSession:
-    """The test container through testcontainers (a context manager that always removes it)."""
+class _TestRun:
+    """A pytest session as a run: it ends with pytest's exit code, not a task result."""
 
-    def __init__(self, root: TaskDefinition, command: list[str]) -> None:
-        from cowait.engine.docker.tasks import DockerTaskEngine
+    def _ended(self) -> Outcome:
+        code, _ = self.engine.wait(self.root.id)  # type: ignore[attr-defined]
+        return Outcome("done" if code == 0 else "fail", exit_code=code)
 
-        self.root = root
+
+class DockerTestRun(_TestRun, DockerRun):
+    """The test container through testcontainers; removed with the run's network at the end."""
+
+    def __init__(self, root: TaskDefinition, record: RunRecord, command: list[str]) -> None:
+        super().__init__(root, record)
         self.command = command
-        self.engine = DockerTaskEngine()
         self.container = None
 
     def start(self) -> None:
@@ -115,6 +115,8 @@ class _DockerSession:
 
         from cowait.engine.docker.tasks import _mount
 
+        self.record.create()
+        self.record.write_summary(self._summary("running"))
         settings = self.engine.settings(self.root)
         self.engine.client.networks.create(self.root.engine_options["network"], driver="bridge",
                                            labels={"cowait.run": self.root.run,
@@ -131,28 +133,17 @@ class _DockerSession:
         self.container = container.start()
 
     def remove(self) -> None:
-        from cowait.runs.docker_run import remove_run
-
         if self.container is not None:
             try:
                 self.container.stop()
-            except Exception:  # noqa: BLE001 - removed below in any case
-                pass
-        remove_run(self.root.run)
+            except Exception:  # noqa: BLE001 - removed with the run in any case
+                log.debug("could not stop test container %s", self.root.id, exc_info=True)
+        super().remove()
 
 
-class _KubernetesSession:
+class KubernetesTestRun(_TestRun, KubernetesRun):
     """The test pod on a cluster; deleting it deletes the subtasks it owns."""
 
-    def __init__(self, root: TaskDefinition, command: list[str]) -> None:
-        from cowait.engine.kubernetes.tasks import KubernetesTaskEngine
-
-        self.root = root
+    def __init__(self, root: TaskDefinition, record: RunRecord, command: list[str]) -> None:
         root.engine_options["command"] = command
-        self.engine = KubernetesTaskEngine(root.engine_options)
-
-    def start(self) -> None:
-        self.engine.start(self.root)
-
-    def remove(self) -> None:
-        self.engine.kill([self.root.id])
+        super().__init__(root, record)

@@ -133,6 +133,9 @@ def test_detached_run_then_ps_logs_and_kill(engine: Engine):
     wait_for(lambda: "napping" in engine.on("logs", run_id).stderr, what="the children's log lines")
     quiet = engine.on("ps", "-q")
     assert run_id in quiet.stdout.split()
+    table = engine.on("ps").stdout.splitlines()  # in a pipe: whole rows, ids never cut short
+    assert table[0].split()[:3] == ["TASK", "ID", "NAME"]
+    assert any(line.split()[0] == run_id and "running" in line.split() for line in table[1:]), table
 
     killed = engine.on("kill", run_id[:12])
     assert killed.returncode == 0, killed.stderr
