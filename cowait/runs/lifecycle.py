@@ -44,6 +44,7 @@ class Run:
         self._outcome: Outcome | None = None
 
     def __enter__(self) -> "Run":
+        self.record.create()  # so that undoing a half-done start can record it
         try:
             self.start()
         except BaseException:
