@@ -96,7 +96,8 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
     from cowait.cli.progress import BuildView
     from cowait.cli.project import open_project
     from cowait.errors import UsageError
-    from cowait.runs.docker_run import DockerRun, collect_finished_runs
+    from cowait.runs.collect import collect_finished_runs
+    from cowait.runs.docker_run import DockerRun
     from cowait.runs.plan import RunOptions, plan_docker_run
     from cowait.runs.record import RunRecord
 

@@ -93,7 +93,8 @@ def start_and_follow(options: Any, *, build_first: bool = False, detach: bool = 
     from cowait.cli.project import open_project
     from cowait.cli.run_view import RunView
     from cowait.errors import UsageError
-    from cowait.runs.docker_run import DockerRun, collect_finished_runs
+    from cowait.runs.collect import collect_finished_runs
+    from cowait.runs.docker_run import DockerRun
     from cowait.runs.plan import check_task_ref, plan_docker_run, resolve_image
     from cowait.runs.record import RunRecord
 

@@ -26,7 +26,7 @@ def _age(ts: float | None) -> str:
 def _context(cluster: str | None) -> tuple[Any, Any, str]:
     """(project, engine, cluster name); ended runs nobody followed are recorded and removed first."""
     from cowait.cli.project import open_project
-    from cowait.runs.docker_run import collect_finished_runs
+    from cowait.runs.collect import collect_finished_runs
     from cowait.runs.engines import cluster_engine
 
     project = open_project()
@@ -106,7 +106,7 @@ def logs(task_id: str, cluster: str | None, follow: bool, as_json: bool) -> None
     """Show the log of a run or task (exact id or unique prefix), live or ended."""
     from cowait.cli.output import error, result, to_json
     from cowait.cli.run_view import RunView
-    from cowait.runs.docker_run import collect_finished_runs
+    from cowait.runs.collect import collect_finished_runs
     from cowait.runs.lookup import record_of, resolve
     from cowait.runs.state import normalize
 
