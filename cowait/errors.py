@@ -30,11 +30,31 @@ class ConfigError(CowaitError):
 
 
 class EngineError(CowaitError):
-    """The container engine failed or cannot be reached."""
+    """The container engine failed; the kinds below say why, so callers can tell them apart."""
 
 
-class DockerNotRunning(EngineError):
+class EngineUnavailable(EngineError):
+    """The engine cannot be reached (Docker is down, the cluster does not answer, no kubeconfig)."""
+
+
+class DockerNotRunning(EngineUnavailable):
     """No Docker engine answers."""
+
+
+class EngineForbidden(EngineError):
+    """The engine refused the caller: credentials, RBAC or an admission policy."""
+
+
+class ImageNotAvailable(EngineError):
+    """The image a run needs is not where the engine takes it from (not built, not pushed)."""
+
+
+class TaskStartFailed(EngineError):
+    """A task's container or pod could not be created or could not start (bad image, no resources)."""
+
+
+class TaskGone(EngineError):
+    """The task's container or pod no longer exists (deleted, collected)."""
 
 
 class BuildError(CowaitError):

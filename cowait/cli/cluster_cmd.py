@@ -85,7 +85,8 @@ def get_cluster(name: str) -> None:
 
 @cluster.command("add")
 @click.argument("name")
-@click.option("--type", "kind", type=click.Choice(["kubernetes", "docker"]), default="kubernetes", show_default=True)
+@click.option("--type", "kind", default="kubernetes", show_default=True,
+              help="kubernetes, docker, or the name of an installed engine.")
 @click.option("--context", help="kubeconfig context.")
 @click.option("--namespace", help="Namespace of task pods.")
 @click.option("--kube-config-file", help="kubeconfig file (default: KUBECONFIG or ~/.kube/config).")
@@ -157,23 +158,12 @@ def set_default(name: str) -> None:
 @click.argument("name")
 @click.option("--print", "print_only", is_flag=True, help="Print the manifests instead of applying them.")
 def setup(name: str, print_only: bool) -> None:
-    """Create the least-privilege RBAC task pods need: ServiceAccount, Role, RoleBinding."""
-    import yaml
-
+    """Create what the cluster's tasks need (on Kubernetes: the least-privilege ServiceAccount,
+    Role and RoleBinding of task pods)."""
     from cowait.cli.output import result
     from cowait.cli.project import open_project
-    from cowait.engine.kubernetes.manifests import rbac_yaml
-    from cowait.errors import UsageError
+    from cowait.runs.engines import cluster_engine
 
-    _, config = open_project().cluster(name)
-    if config.type != "kubernetes":
-        raise UsageError(f"cluster '{name}' is of type {config.type}; setup is for kubernetes clusters")
-    text = rbac_yaml(config.namespace, config.service_account, config.router)
-    if print_only:
-        result(text.rstrip())
-        return
-    from cowait.engine.kubernetes.apply import apply_documents
-    from cowait.engine.kubernetes.client import api_client
-
-    for line in apply_documents(api_client(config.context, config.kube_config_file), list(yaml.safe_load_all(text))):
+    _, engine = cluster_engine(open_project(), name)
+    for line in engine.setup(print_only):
         result(line)

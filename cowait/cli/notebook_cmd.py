@@ -90,91 +90,62 @@ def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, ve
     """Run Jupyter Lab until Ctrl-C; return the exit code."""
     import secrets
 
-    from cowait.build.builder import BuildOptions, build_image
     from cowait.build.features import require_notebook_support
     from cowait.cli.output import info, warning
-    from cowait.cli.progress import BuildView
-    from cowait.cli.project import open_project
+    from cowait.cli.project import build_project, open_project
+    from cowait.cli.run_cmd import trap_termination
     from cowait.errors import UsageError
     from cowait.runs.collect import collect_finished_runs
-    from cowait.runs.docker_run import DockerRun
-    from cowait.runs.plan import RunOptions, plan_docker_run
+    from cowait.runs.engines import cluster_engine
+    from cowait.runs.lifecycle import Run
+    from cowait.runs.plan import RunOptions, plan_run
     from cowait.runs.record import RunRecord
 
     project = open_project()
-    cluster_name, cluster_config = project.cluster(cluster)
-    if cluster_config.type not in ("docker", "kubernetes"):
-        raise UsageError(f"cluster '{cluster_name}' is of type {cluster_config.type}, which cannot run notebooks")
-    on_cluster = cluster_config.type == "kubernetes"
-    if share is None:  # on clusters the share is on unless cowait.yml turns it off (fileshare.enabled)
-        share = ("stream" if project.settings.fileshare.enabled else "off") if on_cluster else "bind"
-    if on_cluster and share == "bind":
+    _, engine = cluster_engine(project, cluster)
+    if share is None:  # the share streams where no bind mount reaches, unless cowait.yml turns it off
+        share = "bind" if engine.local else "stream" if project.settings.fileshare.enabled else "off"
+    if share == "bind" and not engine.local:
         raise UsageError("--share bind needs the local engine", hint="on a cluster use --share stream, ro or off")
+    warnings: list[str] = []
+    if engine.local:
+        info("building the image first if the project changed")
+        image = build_project(project)
+    else:
+        info("on a cluster the notebook runs what the pushed image holds (push it with 'cowait build --push')")
+        image = engine.run_image(project, None, warnings)
+    require_notebook_support(image)
+    if engine.local:
+        collect_finished_runs(engine)
     token = secrets.token_hex(24)
-    file_share: Any = None
     options = RunOptions(task=SERVER_TASK, inputs={"token": token, "port": SERVER_PORT}, cluster=cluster,
                          mount=share == "bind")
-    warnings: list[str] = []
-    host_port: int | None = None
-    if cluster_config.type == "kubernetes":
-        from cowait.runs.kubernetes_run import KubernetesRun, plan_kubernetes_run, resolve_pushed_image
-
-        info("on a cluster the notebook runs what the pushed image holds (push it with 'cowait build --push')")
-        image = resolve_pushed_image(project, None)
-        require_notebook_support(image)
-        root = plan_kubernetes_run(project, options, cluster_config, image)
-        root.engine_options["ports"] = [{"container_port": SERVER_PORT}]
-        run = KubernetesRun(root, RunRecord(project.root, root.id))
-        if share in ("stream", "ro"):
-            from cowait.fileshare.cluster import ClusterShare, pod_option
-
-            root.engine_options["fileshare"] = pod_option(read_only=share == "ro")
-            file_share = ClusterShare(project.root, run.engine, root.run, read_only=share == "ro",
-                                      exclude=project.settings.fileshare.exclude, warn=warning)
-    else:
-        info("building the image first if the project changed")
-        with BuildView(quiet=not sys.stderr.isatty()) as view:  # in logs, one line is enough
-            built = build_image(project, BuildOptions(), view)
-            view.finish()
-        info(f"image {built.ref} {'is up to date' if built.cached else 'built'}")
-        require_notebook_support(built.ref)
-        collect_finished_runs()
-        host_port = port or _free_port()
-        root = plan_docker_run(project, options, built.ref, warnings)
-        root.engine_options["ports"] = [{"host_ip": "127.0.0.1", "host_port": host_port,
-                                         "container_port": SERVER_PORT}]
-        if share in ("stream", "ro"):
-            from cowait.fileshare.local import LocalShare
-
-            file_share = LocalShare(project.root, root.run, built.ref, str(project.root), read_only=share == "ro",
-                                    exclude=project.settings.fileshare.exclude)
-            file_share.start()
-            root.volumes.insert(0, file_share.volume)
-            info(f"project folder streamed through the file share ({'read-only' if share == 'ro' else 'read-write'})")
-        run = DockerRun(root, RunRecord(project.root, root.id))
+    root = plan_run(project, options, engine, image, warnings)
+    engine.publish(root, SERVER_PORT, port)
     for message in warnings:
         warning(message)
-    from cowait.cli.run_cmd import trap_termination
-
+    file_share = None
+    if share in ("stream", "ro"):
+        file_share = engine.file_share(project, root, read_only=share == "ro", warn=warning)
+    run = Run(root, RunRecord(project.root, root.id), engine)
     trap_termination()
     with contextlib.ExitStack() as cleanup:  # last in, first out: the port-forward, the run, the share
-        if file_share is not None:
-            cleanup.callback(file_share.close)
         try:
+            if file_share is not None:
+                cleanup.callback(file_share.close)
+                file_share.prepare(root)
             cleanup.enter_context(run)
         except KeyboardInterrupt:
             return 130
         try:
-            return _serve(run, root, on_cluster, file_share, share, cluster_config, token, port,
-                          host_port, verbose, open_browser, cleanup)
+            return _serve(run, file_share, token, port, verbose, open_browser, cleanup)
         except KeyboardInterrupt:
             pass
     info(f"stopped notebook {root.id}; its containers are removed")
     return 0
 
 
-def _serve(run: Any, root: Any, on_cluster: bool, file_share: Any, share: str, cluster_config: Any, token: str,
-           port: int | None, host_port: int | None, verbose: bool, open_browser: bool,
+def _serve(run: Any, file_share: Any, token: str, port: int | None, verbose: bool, open_browser: bool,
            cleanup: contextlib.ExitStack) -> int:
     """Reach the started server, print its URL, and follow it until it ends (or Ctrl-C)."""
     from collections import deque
@@ -182,15 +153,13 @@ def _serve(run: Any, root: Any, on_cluster: bool, file_share: Any, share: str, c
     from cowait.cli.output import error, info, result
     from cowait.cli.run_view import RunView
 
-    if on_cluster:
-        if file_share is not None:
-            file_share.start(run.engine.wait_started(root.id))
-            info(f"project folder streamed into the pod ({'read-only' if share == 'ro' else 'read-write'})")
-        url, forward = _cluster_url(run, cluster_config, token, port)
-        if forward is not None:
-            cleanup.callback(forward.close)
-    else:
-        url = f"http://127.0.0.1:{host_port}/lab?token={token}"
+    root = run.root
+    if file_share is not None:
+        file_share.attach()
+        info(file_share.description)
+    base_url, close = run.engine.reach(root, SERVER_PORT, port)
+    cleanup.callback(close)
+    url = f"{base_url}/lab?token={token}"
     outcome: dict[str, Any] = {}
     server_log: deque[str] = deque(maxlen=LOG_TAIL)  # shown if Jupyter does not start
 
@@ -208,7 +177,7 @@ def _serve(run: Any, root: Any, on_cluster: bool, file_share: Any, share: str, c
 
     follower = threading.Thread(target=follow, name="follow-notebook", daemon=True)
     follower.start()
-    if not _wait_ready(url.split("/lab?")[0], token, follower):
+    if not _wait_ready(base_url, token, follower):
         follower.join(5)  # the last lines of a server that exited are still arriving
         cause = f": {outcome['error']}" if "error" in outcome else ""
         if server_log and not verbose:
@@ -224,33 +193,6 @@ def _serve(run: Any, root: Any, on_cluster: bool, file_share: Any, share: str, c
     while follower.is_alive():
         follower.join(0.5)
     return 1 if "error" in outcome else 0
-
-
-def _cluster_url(run: Any, cluster: Any, token: str, port: int | None) -> tuple[str, Any]:
-    """The notebook's URL on a cluster: through the router's ingress when a domain is set, else a
-    local port-forward that this process holds."""
-    engine = run.engine
-    pod = engine.wait_started(run.root.id)
-    if cluster.router in ("ingress", "traefik2") and cluster.domain:
-        import yaml
-
-        from cowait.engine.kubernetes.manifests import router_yaml
-
-        engine.create_objects([yaml.safe_load(t) for t in router_yaml(run.root, pod.metadata.uid, SERVER_PORT)])
-        scheme = "https" if cluster.router == "traefik2" and cluster.traefik2.certresolver else "http"
-        return f"{scheme}://{run.root.id}.{cluster.domain}/lab?token={token}", None
-    from cowait.engine.kubernetes.portforward import PortForward
-
-    forward = PortForward(engine.stream_api, engine.namespace, run.root.id, SERVER_PORT, port or 0).__enter__()
-    return f"http://127.0.0.1:{forward.local_port}/lab?token={token}", forward
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_ready(base_url: str, token: str, follower: threading.Thread, timeout: float = 180) -> bool:

@@ -20,8 +20,9 @@ def compose(task, inputs, input_file, env, cluster, image, cpu, cpu_limit, memor
     from cowait.cli.output import result, warning
     from cowait.cli.project import open_project
     from cowait.errors import CowaitError, UsageError
+    from cowait.engine.registry import get_engine
     from cowait.render.compose import render_compose
-    from cowait.runs.plan import check_task_ref, plan_docker_run, resolve_image
+    from cowait.runs.plan import check_task_ref, plan_run
 
     if not task:
         raise UsageError("name the task to render, e.g. 'cowait render compose hello'")
@@ -29,13 +30,14 @@ def compose(task, inputs, input_file, env, cluster, image, cpu, cpu_limit, memor
     check_task_ref(project, task)
     options = cli_run_options(task, read_inputs(input_file, inputs), env, cluster, image, cpu, cpu_limit, memory,
                               memory_limit)
+    engine = get_engine("docker")  # a Compose project is what the local engine runs
+    warnings: list[str] = []
     try:
-        ref = resolve_image(project, image)
+        ref = engine.run_image(project, image, [])
     except CowaitError:
         ref = image or f"{project.image}:latest"
         warning(f"image {ref} is not built yet: build it before running this file")
-    warnings: list[str] = []
-    root = plan_docker_run(project, options, ref, warnings)
+    root = plan_run(project, options, engine, ref, warnings)
     for message in warnings:
         warning(message)
     result(render_compose(root).rstrip())

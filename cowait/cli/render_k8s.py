@@ -19,8 +19,8 @@ def k8s(task, inputs, input_file, env, cluster, image, cpu, cpu_limit, memory, m
     from cowait.cli.project import open_project
     from cowait.engine.kubernetes.manifests import pod_yaml, router_yaml
     from cowait.errors import CowaitError, UsageError
-    from cowait.runs.kubernetes_run import plan_kubernetes_run, resolve_pushed_image
-    from cowait.runs.plan import check_task_ref
+    from cowait.engine.registry import engine_for_cluster
+    from cowait.runs.plan import check_task_ref, plan_run
 
     if not task:
         raise UsageError("name the task to render (or 'notebook'), e.g. 'cowait render k8s hello -c demo'")
@@ -34,18 +34,19 @@ def k8s(task, inputs, input_file, env, cluster, image, cpu, cpu_limit, memory, m
         task, task_inputs = "cowait.notebook.server:JupyterLab", {"token": "<generated at start>", "port": 8888}
     else:
         check_task_ref(project, task, task_inputs)
+    engine = engine_for_cluster(config)
     try:
-        ref = resolve_pushed_image(project, image)
+        ref = engine.run_image(project, image, [])
     except CowaitError as exc:
         ref = image or f"{project.image}:latest"
         warning(f"{exc.message}: rendering with {ref}")
     options = cli_run_options(task, task_inputs, env, name, image, cpu, cpu_limit, memory, memory_limit)
-    root = plan_kubernetes_run(project, options, config, ref)
+    root = plan_run(project, options, engine, ref, [])
     documents = [pod_yaml(root)]
     if notebook:
         from cowait.fileshare.cluster import pod_option
 
-        root.engine_options["ports"] = [{"container_port": 8888}]
+        engine.publish(root, 8888)
         share = share or ("stream" if project.settings.fileshare.enabled else "off")
         if share != "off":
             root.engine_options["fileshare"] = pod_option(read_only=share == "ro")

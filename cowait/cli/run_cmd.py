@@ -90,33 +90,25 @@ def start_and_follow(options: Any, *, build_first: bool = False, detach: bool = 
     """Plan, start and follow a run; return the exit code. Shared by `run` and `notebook run`
     (``needs_notebook``: refuse an image built without notebook support before anything starts)."""
     from cowait.cli.output import error, info, result, to_json, warning
-    from cowait.cli.project import open_project
+    from cowait.cli.project import build_project, open_project
     from cowait.cli.run_view import RunView
-    from cowait.errors import UsageError
     from cowait.runs.collect import collect_finished_runs
-    from cowait.runs.docker_run import DockerRun
-    from cowait.runs.plan import check_task_ref, plan_docker_run, resolve_image
+    from cowait.runs.engines import cluster_engine
+    from cowait.runs.lifecycle import Run
+    from cowait.runs.plan import check_task_ref, plan_run
     from cowait.runs.record import RunRecord
 
     project = open_project()
-    cluster_name, cluster = project.cluster(options.cluster)
-    if cluster.type not in ("docker", "kubernetes"):
-        raise UsageError(f"cluster '{cluster_name}' is of type {cluster.type}, which this version does not run",
-                         hint="use a docker or kubernetes cluster")
+    cluster_name, engine = cluster_engine(project, options.cluster)
     check_task_ref(project, options.task, options.inputs)
     if build_first:
-        _build(project, quiet=mode in ("quiet", "json"))
+        build_project(project, quiet=mode in ("quiet", "json"))
     warnings: list[str] = []
-    if cluster.type == "kubernetes":
-        from cowait.runs.kubernetes_run import KubernetesRun, plan_kubernetes_run, resolve_pushed_image
-
-        root = plan_kubernetes_run(project, options, cluster, resolve_pushed_image(project, options.image))
-        run = KubernetesRun(root, RunRecord(project.root, root.id))
-    else:
-        image = resolve_image(project, options.image, warnings)
-        collect_finished_runs()
-        root = plan_docker_run(project, options, image, warnings)
-        run = DockerRun(root, RunRecord(project.root, root.id))
+    image = engine.run_image(project, options.image, warnings)
+    if engine.local:
+        collect_finished_runs(engine)
+    root = plan_run(project, options, engine, image, warnings)
+    run = Run(root, RunRecord(project.root, root.id), engine)
     for message in warnings:
         warning(message)
     if needs_notebook:
@@ -156,15 +148,6 @@ def start_and_follow(options: Any, *, build_first: bool = False, detach: bool = 
     message = failure.get("message", "")
     error(f"{root.id} failed: {message}" if kind in ("TaskError", "TaskLost", "") else f"{root.id} failed: {kind}: {message}")
     return 1
-
-
-def _build(project: Any, quiet: bool) -> None:
-    from cowait.build.builder import BuildOptions, build_image
-    from cowait.cli.progress import BuildView
-
-    with BuildView(quiet) as view:
-        build_image(project, BuildOptions(), view)
-        view.finish()
 
 
 def trap_termination():

@@ -32,8 +32,8 @@ def _context(cluster: str | None) -> tuple[Any, Any, str]:
     project = open_project()
     name, engine = cluster_engine(project, cluster)
     # on a shared cluster only this project's runs are ours to collect; locally, any project's
-    if project.file is not None or engine.name == "docker":
-        collect_finished_runs(engine, str(project.root) if engine.name != "docker" else None)
+    if project.file is not None or engine.local:
+        collect_finished_runs(engine, None if engine.local else str(project.root))
     return project, engine, name
 
 

@@ -27,38 +27,28 @@ def test(cluster, mount, marks, keyword, exitfirst, verbose, junitxml, timeout, 
     Tests can start real tasks (`await MyTask(...)`, `await NotebookRunner(...)`); async tests need
     no decorator. Arguments after `--` go to pytest, e.g. `cowait test -- -s --maxfail=2`.
     """
-    from cowait.build.builder import BuildOptions, build_image
     from cowait.cli.output import error, info, warning
-    from cowait.cli.progress import BuildView
-    from cowait.cli.project import open_project
+    from cowait.cli.project import build_project, open_project
     from cowait.cli.run_view import RunView
-    from cowait.errors import UsageError
+    from cowait.runs.engines import cluster_engine
     from cowait.testing.session import NO_TESTS_COLLECTED, TestOptions, run_tests
 
     project = open_project()
-    _, cluster_config = project.cluster(cluster)
-    if cluster_config.type not in ("docker", "kubernetes"):
-        raise UsageError(f"cluster type {cluster_config.type} cannot run tests", hint="use a docker or kubernetes cluster")
+    _, engine = cluster_engine(project, cluster)
     from cowait.build.builder import has_tests
     from cowait.build.context import project_files
 
     if not has_tests(project_files(project.root, project.settings.ignore)):
         error(f"no tests found in {project.root}; test files are named test_*.py or *_test.py")
         sys.exit(NO_TESTS_COLLECTED)
-    with BuildView(quiet=not sys.stderr.isatty()) as view:  # in logs, one line is enough
-        built = build_image(project, BuildOptions(), view)
-        view.finish()
-    info(f"image {built.ref} {'is up to date' if built.cached else 'built'}")
-    image = built.ref
-    if cluster_config.type == "kubernetes":
-        from cowait.runs.kubernetes_run import resolve_pushed_image
-
+    image = build_project(project)
+    warnings: list[str] = []
+    if not engine.local:
         info("on a cluster, tests run what the pushed image holds (push it with 'cowait build --push')")
-        image = resolve_pushed_image(project, None)
+        image = engine.run_image(project, None, warnings)
     options = TestOptions(mount=mount, marks=marks, keyword=keyword, exitfirst=exitfirst, verbose=verbose,
                           junitxml=junitxml.resolve() if junitxml else None, timeout=timeout,
                           pytest_args=list(pytest_args), cluster=cluster, env=pairs_to_dict(env))
-    warnings: list[str] = []
 
     def output(line: str) -> None:
         click.echo(line)
@@ -69,7 +59,7 @@ def test(cluster, mount, marks, keyword, exitfirst, verbose, junitxml, timeout, 
     code = 1
     with RunView("pytest", mode="plain") as subtasks:
         try:
-            code = run_tests(project, image, options, output, subtasks, warnings, cluster_config)
+            code = run_tests(project, engine, image, options, output, subtasks, warnings)
         except KeyboardInterrupt:
             error("tests stopped; their containers are removed")
             sys.exit(130)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from cowait.quantity import cpu_cores, memory_bytes
 
@@ -123,7 +123,39 @@ class ApiCluster(_Model):
     ws_url: str | None = None
 
 
-Cluster = Annotated[Union[DockerCluster, KubernetesCluster, ApiCluster], Field(discriminator="type")]
+class EngineCluster(_Model):
+    """A cluster of a third engine, installed as a ``cowait.engines`` entry point: its own keys
+    are the engine's to read (``from_cluster``), as attributes."""
+
+    type: str
+
+    @field_validator("type")
+    @classmethod
+    def _installed(cls, value: str) -> str:
+        from cowait.engine.registry import installed_engines
+
+        known = installed_engines()
+        if value not in known:
+            raise ValueError(f"unknown cluster type '{value}': use one of {', '.join(sorted({*known, 'api'}))} "
+                             "(a third engine is installed as a 'cowait.engines' entry point)")
+        return value
+
+
+_BUILTIN_TYPES = {"docker": "DockerCluster", "kubernetes": "KubernetesCluster", "api": "ApiCluster"}
+
+
+def _cluster_kind(value: Any) -> str | None:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    if kind is None:
+        return None
+    return _BUILTIN_TYPES.get(kind, "EngineCluster")
+
+
+Cluster = Annotated[
+    Union[Annotated[DockerCluster, Tag("DockerCluster")], Annotated[KubernetesCluster, Tag("KubernetesCluster")],
+          Annotated[ApiCluster, Tag("ApiCluster")], Annotated[EngineCluster, Tag("EngineCluster")]],
+    Discriminator(_cluster_kind),
+]
 
 
 class CowaitSettings(Resources):

@@ -50,6 +50,20 @@ class ClusterShare:
         self._lock = threading.Lock()
         self._warn = warn or (lambda message: print(f"warning: {message}", file=sys.stderr))
         self._warned: set[str] = set()
+        self._root_id = run_id
+
+    @property
+    def description(self) -> str:
+        return f"project folder streamed into the pod ({'read-only' if self.read_only else 'read-write'})"
+
+    def prepare(self, root: Any) -> None:
+        """Before the root pod is created: give it (and so its subtasks) the share's sidecar."""
+        root.engine_options["fileshare"] = pod_option(read_only=self.read_only)
+        self._root_id = root.id
+
+    def attach(self) -> None:
+        """Serve the run once its root pod has started."""
+        self.start(self.engine.wait_started(self._root_id))
 
     def start(self, root_pod: Any) -> None:
         """Serve the run whose root pod (created by this process) is ``root_pod``."""

@@ -48,6 +48,18 @@ class LocalShare:
         self.reconnects = 0
 
     @property
+    def description(self) -> str:
+        return f"project folder streamed through the file share ({'read-only' if self.read_only else 'read-write'})"
+
+    def prepare(self, root: Any) -> None:
+        """Start the share before the run; ``root`` (and so its subtasks) mounts its folder."""
+        self.start()
+        root.volumes.insert(0, self.volume)
+
+    def attach(self) -> None:
+        """Nothing more once the root runs: the sidecar already serves the folder."""
+
+    @property
     def volume(self) -> dict[str, Any]:
         """The mount spec of the shared folder for task containers (they see the caller's files)."""
         return {"type": "bind", "source": str(self.folder), "target": PROJECT_MOUNT, "propagation": "rslave"}

@@ -11,14 +11,9 @@ from cowait.runs.state import RunState, normalize
 from cowait.runtime.types import decode
 
 
-def collect_finished_runs(engine: Any = None, project_dir: str | None = None) -> list[str]:
+def collect_finished_runs(engine: Any, project_dir: str | None = None) -> list[str]:
     """Record and remove runs whose root has stopped while no ``cowait`` followed it (detached,
-    or the CLI was killed), on ``engine`` (the local one by default), of one project if given.
-    Returns their ids."""
-    if engine is None:
-        from cowait.engine.docker.tasks import DockerTaskEngine
-
-        engine = DockerTaskEngine()
+    or the CLI was killed), on ``engine``, of one project if given. Returns their ids."""
     collected = []
     for task in engine.list(all=True):
         if not task.root or task.live or (project_dir is not None and task.project_dir != project_dir):

@@ -1,23 +1,18 @@
-"""The engine behind a cluster name: what ps, logs, kill and rm talk to."""
+"""The engine behind a cluster name, for every command that runs or finds runs."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cowait.config import Project
-from cowait.errors import UsageError
+
+if TYPE_CHECKING:
+    from cowait.engine.interface import TaskEngine
 
 
-def cluster_engine(project: Project, cluster: str | None) -> tuple[str, Any]:
+def cluster_engine(project: Project, cluster: str | None) -> "tuple[str, TaskEngine]":
     """(cluster name, engine) of ``cluster`` (default: the project's default cluster)."""
-    from cowait.engine.registry import get_engine
+    from cowait.engine.registry import engine_for_cluster
 
     name, config = project.cluster(cluster)
-    if config.type == "docker":
-        return name, get_engine("docker")
-    if config.type == "kubernetes":
-        from cowait.runs.kubernetes_run import kubernetes_options
-
-        return name, get_engine("kubernetes", kubernetes_options(config, {}))
-    raise UsageError(f"cluster '{name}' is of type {config.type}, which this version does not run",
-                     hint="use a docker or kubernetes cluster")
+    return name, engine_for_cluster(config)

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from cowait.runs.record import RunRecord
 from cowait.runs.state import RunState, normalize
 from cowait.runtime.taskdef import TaskDefinition
 from cowait.runtime.types import decode
+
+if TYPE_CHECKING:
+    from cowait.engine.interface import TaskEngine
 
 EventSink = Callable[[dict[str, Any]], None]
 
@@ -27,17 +30,20 @@ class Outcome:
 
 
 class Run:
-    """One run on an engine, as a context manager that owns it.
+    """One run on an engine, as a context manager that owns it (``command``: a process that
+    replaces the task runtime in the root, such as a pytest session).
 
     ``with run:`` starts the root (a half-done start is undone); leaving the block writes the
     record's summary of an ended run and removes every container or pod of the run, whatever
     ended the block, unless ``detach()`` handed the run over to the engine.
     """
 
-    def __init__(self, root: TaskDefinition, record: RunRecord, engine: Any) -> None:
+    def __init__(self, root: TaskDefinition, record: RunRecord, engine: "TaskEngine",
+                 command: list[str] | None = None) -> None:
         self.root = root
         self.record = record
         self.engine = engine
+        self.command = command
         self.state = RunState(root.id)
         self.started_at = time.time()
         self.detached = False
@@ -65,11 +71,13 @@ class Run:
         self.detached = True
 
     def start(self) -> None:
-        raise NotImplementedError
+        """Launch the root on its engine (what was applied is kept in the record)."""
+        self.record.write_summary(self._summary("running"))
+        self.engine.launch(self.root, self.record.dir, self.command)
 
     def remove(self) -> None:
         """Remove every object of the run."""
-        raise NotImplementedError
+        self.engine.remove_run(self.root.run)
 
     def follow(self, sink: EventSink) -> None:
         """Feed every event of the tree to ``sink`` (and the record) until the root stops."""

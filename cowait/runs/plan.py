@@ -9,9 +9,8 @@ from typing import Any
 
 from cowait.config import Project
 from cowait.config.schema import EnvSource
-from cowait.engine import labels as L
-from cowait.errors import ConfigError, CowaitError, TaskNotFound, UsageError
-from cowait.runtime.taskdef import PROJECT_MOUNT, TaskDefinition, new_task_id, task_workdir
+from cowait.errors import TaskNotFound, UsageError
+from cowait.runtime.taskdef import TaskDefinition, new_task_id, task_workdir
 from cowait.runtime.types import encode
 
 @dataclass
@@ -113,99 +112,10 @@ def root_definition(project: Project, options: RunOptions, *, run_id: str, image
     )
 
 
-def docker_volumes(project: Project, warnings: list[str]) -> list[dict[str, Any]]:
-    """``volumes:`` of cowait.yml as Docker mount specs (bind and tmpfs)."""
-    mounts = []
-    for target, spec in project.settings.volumes.items():
-        if isinstance(spec, str):
-            spec = {"bind": spec}
-        if not isinstance(spec, dict):
-            raise ConfigError(f"cowait.yml: volumes.{target}: expected a path or a mapping")
-        if "bind" in spec:
-            bind = spec["bind"]
-            source = bind if isinstance(bind, str) else bind.get("src")
-            mode = "rw" if isinstance(bind, str) else bind.get("mode", "rw")
-            if not source:
-                raise ConfigError(f"cowait.yml: volumes.{target}.bind: needs a source path")
-            path = (project.root / os.path.expanduser(source)).resolve()
-            mounts.append({"type": "bind", "source": str(path), "target": target, "read_only": mode == "ro"})
-        elif "tmpfs" in spec:
-            size = (spec["tmpfs"] or {}).get("size")
-            mounts.append({"type": "tmpfs", "target": target, "size": _size_bytes(size) if size else None})
-        else:
-            warnings.append(f"volumes.{target}: {', '.join(spec)} volumes exist on Kubernetes only; ignored on Docker")
-    return mounts
-
-
-def _size_bytes(size: Any) -> int:
-    """A tmpfs size: a quantity (64Mi), or Docker's spelling (64m), which exists only on Docker."""
-    from cowait.quantity import DOCKER_UNITS, QuantityError, memory_bytes
-
-    try:
-        return memory_bytes(size)
-    except QuantityError:
-        text = str(size).strip()
-        for unit in sorted(DOCKER_UNITS, key=len, reverse=True):
-            number = text[: -len(unit)]
-            if text.endswith(unit) and number.replace(".", "", 1).isdigit():
-                return memory_bytes(number + DOCKER_UNITS[unit]) if DOCKER_UNITS[unit] else int(number)
-        raise ConfigError(f"cowait.yml: volumes: tmpfs size '{text}' is not a size", hint="write e.g. 64Mi") from None
-
-
-def docker_socket() -> str:
-    """Host path of the Docker socket, to mount into task containers."""
-    host = os.environ.get("DOCKER_HOST", "")
-    if host.startswith("unix://"):
-        return host[len("unix://"):]
-    if host:
-        raise CowaitError(f"DOCKER_HOST={host}: tasks need the engine's unix socket to start subtasks",
-                          hint="use a local engine (unix socket)")
-    return "/var/run/docker.sock"
-
-
-def resolve_image(project: Project, image: str | None, warnings: list[str] | None = None) -> str:
-    """An immutable reference to the project's image (its content tag), or a clear error.
-
-    Warns when the image's cowait runtime is not the one running here (rebuild needed).
-    """
-    from docker.errors import ImageNotFound
-
-    from cowait.build.builder import split_image
-    from cowait.engine.docker.client import docker_client
-
-    repository, tag = split_image(image or project.image)
-    ref = f"{repository}:{tag or 'latest'}"
-    try:
-        found = docker_client().images.get(ref)
-    except ImageNotFound:
-        raise CowaitError(f"image {ref} not found", hint="build it with 'cowait build', or add --build") from None
-    labels = found.labels or {}
-    if warnings is not None and image is None and "cowait.runtime" in labels:
-        from cowait.build.wheel import runtime_key
-
-        if labels["cowait.runtime"] != runtime_key():
-            warnings.append(f"{ref} was built with another version of cowait; run 'cowait build' to update it")
-    content = labels.get("cowait.content")
-    if content and f"{repository}:{content}" in found.tags:
-        return f"{repository}:{content}"
-    return ref
-
-
-def plan_docker_run(project: Project, options: RunOptions, image: str, warnings: list[str]) -> TaskDefinition:
-    """The root task definition of a local run."""
-    _, cluster = project.cluster(options.cluster)
+def plan_run(project: Project, options: RunOptions, engine: Any, image: str, warnings: list[str]) -> TaskDefinition:
+    """The root task definition of a run of ``project`` on ``engine`` (its environment, volumes
+    and engine options come from the engine; every other rule is the same on each)."""
     run_id = new_task_id(options.task)
-    volumes = []
-    if options.mount:
-        volumes.append({"type": "bind", "source": str(project.root), "target": PROJECT_MOUNT})
-    volumes.extend(docker_volumes(project, warnings))
-    return root_definition(
-        project, options, run_id=run_id, image=image, engine="docker",
-        env=resolve_environment(project, options.env, warnings), volumes=volumes,
-        engine_options={
-            "network": f"cowait-{run_id}",
-            "socket": docker_socket(),
-            "compose_project": L.compose_project_name(run_id),
-            "shared_network": not getattr(cluster, "network_per_task", False),
-        },
-    )
+    env, volumes, engine_options = engine.root_settings(project, options, run_id, warnings)
+    return root_definition(project, options, run_id=run_id, image=image, engine=engine.name, env=env,
+                           volumes=volumes, engine_options=engine_options)

@@ -29,11 +29,6 @@ class RunRecord:
             gitignore.write_text("# cowait's local state: run records\n*\n")
         return self
 
-    def write_compose(self, text: str) -> Path:
-        path = self.dir / "compose.yml"
-        path.write_text(text)
-        return path
-
     def append_event(self, event: dict[str, Any]) -> dict[str, Any]:
         """Add an event; a file that travelled in it (an executed notebook, a JUnit report) is kept beside it.
         Returns the event as recorded (without the file's data)."""

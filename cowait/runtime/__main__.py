@@ -51,7 +51,7 @@ def main() -> int:
 def _wait_for_file_share(taskdef: "TaskDefinition") -> None:  # noqa: F821 - imported in main
     """In a pod with the file share, start once the caller's folder is mounted (the sidecar starts
     alongside), and enter the working directory again so that it is the share, not what is under it."""
-    share = taskdef.engine_options.get("fileshare") if taskdef.engine == "kubernetes" else None
+    share = taskdef.engine_options.get("fileshare")
     if not share:
         return
     from cowait.fileshare.relay import wait_mounted

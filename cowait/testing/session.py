@@ -3,8 +3,6 @@ tests can start real subtasks; output streams live; every container is removed a
 
 from __future__ import annotations
 
-import logging
-import os
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -12,15 +10,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cowait.config import Project
-from cowait.runs.docker_run import DockerRun
-from cowait.runs.kubernetes_run import KubernetesRun
 from cowait.runs.lifecycle import Outcome, Run
-from cowait.runs.plan import RunOptions, plan_docker_run
+from cowait.runs.plan import RunOptions, plan_run
 from cowait.runs.record import RunRecord
-from cowait.runtime.taskdef import TaskDefinition
 from cowait.testing import JUNIT_FILE
-
-log = logging.getLogger("cowait.testing")
 
 JUNIT_IN_CONTAINER = "/tmp/cowait-junit.xml"
 NO_TESTS_COLLECTED = 5
@@ -62,19 +55,13 @@ def pytest_arguments(options: TestOptions, color: bool) -> list[str]:
     return args + list(options.pytest_args)
 
 
-def run_tests(project: Project, image: str, options: TestOptions, on_output: Callable[[str], None],
-              on_event: Callable[[dict[str, Any]], None], warnings: list[str], cluster: Any = None) -> int:
-    """Run pytest in a test container (or pod, on a cluster); return pytest's exit code."""
+def run_tests(project: Project, engine: Any, image: str, options: TestOptions, on_output: Callable[[str], None],
+              on_event: Callable[[dict[str, Any]], None], warnings: list[str]) -> int:
+    """Run pytest in a test container (or pod) on ``engine``; return pytest's exit code."""
     command = pytest_arguments(options, color=sys.stdout.isatty())
     run_options = RunOptions(task="pytest", env=options.env, cluster=options.cluster, mount=options.mount)
-    if cluster is not None and cluster.type == "kubernetes":
-        from cowait.runs.kubernetes_run import plan_kubernetes_run
-
-        root = plan_kubernetes_run(project, run_options, cluster, image)
-        run: Run = KubernetesTestRun(root, RunRecord(project.root, root.id), command)
-    else:
-        root = plan_docker_run(project, run_options, image, warnings)
-        run = DockerTestRun(root, RunRecord(project.root, root.id), command)
+    root = plan_run(project, run_options, engine, image, warnings)
+    run = TestRun(root, RunRecord(project.root, root.id), engine, command)
 
     def show(event: dict[str, Any]) -> None:
         if event.get("type") == "log" and event.get("id") == root.id:
@@ -92,58 +79,12 @@ def run_tests(project: Project, image: str, options: TestOptions, on_output: Cal
     return -1 if code is None else code
 
 
-class _TestRun:
-    """A pytest session as a run: it ends with pytest's exit code, not a task result."""
+class TestRun(Run):
+    """A pytest session as a run: pytest replaces the task runtime in the root, and the run ends
+    with pytest's exit code, not a task result."""
+
+    __test__ = False  # not a pytest test class
 
     def _ended(self) -> Outcome:
-        code, _ = self.engine.wait(self.root.id)  # type: ignore[attr-defined]
+        code, _ = self.engine.wait(self.root.id)
         return Outcome("done" if code == 0 else "fail", exit_code=code)
-
-
-class DockerTestRun(_TestRun, DockerRun):
-    """The test container through testcontainers; removed with the run's network at the end."""
-
-    def __init__(self, root: TaskDefinition, record: RunRecord, command: list[str]) -> None:
-        super().__init__(root, record)
-        self.command = command
-        self.container = None
-
-    def start(self) -> None:
-        os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # every container is labelled and removed by us
-        from docker.types import Mount
-        from testcontainers.core.container import DockerContainer
-
-        from cowait.engine.docker.tasks import _mount
-
-        self.record.create()
-        self.record.write_summary(self._summary("running"))
-        settings = self.engine.settings(self.root)
-        self.engine.client.networks.create(self.root.engine_options["network"], driver="bridge",
-                                           labels={"cowait.run": self.root.run,
-                                                   "cowait.project_dir": self.root.project_dir or ""})
-        container = (DockerContainer(self.root.image)
-                     .with_name(self.root.id)
-                     .with_command(self.command)
-                     .with_kwargs(labels=settings.labels, network=settings.network, init=True,
-                                  working_dir=self.root.workdir,
-                                  mounts=[_mount(Mount, spec) for spec in settings.mounts],
-                                  extra_hosts=settings.extra_hosts or None))
-        for key, value in settings.env.items():
-            container.with_env(key, value)
-        self.container = container.start()
-
-    def remove(self) -> None:
-        if self.container is not None:
-            try:
-                self.container.stop()
-            except Exception:  # noqa: BLE001 - removed with the run in any case
-                log.debug("could not stop test container %s", self.root.id, exc_info=True)
-        super().remove()
-
-
-class KubernetesTestRun(_TestRun, KubernetesRun):
-    """The test pod on a cluster; deleting it deletes the subtasks it owns."""
-
-    def __init__(self, root: TaskDefinition, record: RunRecord, command: list[str]) -> None:
-        root.engine_options["command"] = command
-        super().__init__(root, record)

@@ -215,8 +215,8 @@ def test_wrong_cluster_type_names_the_cluster(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_project(tmp_path)
     message = str(info.value)
-    assert message.startswith("cowait.yml:4: cowait.clusters.demo: ")
-    assert "'docker', 'kubernetes', 'api'" in message
+    assert message.startswith("cowait.yml:5: cowait.clusters.demo.type: unknown cluster type 'nomad'")
+    assert "api, docker, kubernetes" in message and "'cowait.engines' entry point" in message
 
 
 def test_wrong_type_inside_a_cluster(tmp_path):

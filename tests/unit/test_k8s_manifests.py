@@ -12,7 +12,7 @@ import yaml
 
 from cowait.config.schema import KubernetesCluster
 from cowait.engine.kubernetes.manifests import affinity_spec, pod_manifest, rbac_yaml, router_yaml
-from cowait.runs.kubernetes_run import kubernetes_options
+from cowait.engine.kubernetes.runs import cluster_options
 from cowait.runtime.taskdef import TaskDefinition
 
 VERSIONS = ["1.35.0", "1.36.0", "1.37.0"]
@@ -28,8 +28,9 @@ def taskdef(**options) -> TaskDefinition:
                                 node_selector={"pool": "batch"},
                                 tolerations=[{"key": "batch", "operator": "Exists", "effect": "NoSchedule"}],
                                 **options)
-    engine_options = kubernetes_options(cluster, {"TOKEN": {"source": "secret", "name": "creds", "key": "token"},
-                                                  "MODE": {"source": "configmap", "name": "settings", "key": "mode"}})
+    engine_options = {**cluster_options(cluster),
+                      "env_from": {"TOKEN": {"source": "secret", "name": "creds", "key": "token"},
+                                   "MODE": {"source": "configmap", "name": "settings", "key": "mode"}}}
     return TaskDefinition(id="job-1a2b3c4d", name="pkg.mod:Job", run="job-1a2b3c4d", image="reg.example/app@sha256:" + "a" * 64,
                           inputs={"n": 1}, env={"PLAIN": "value"}, engine="kubernetes", engine_options=engine_options,
                           cpu="500m", cpu_limit="1", memory="256Mi", memory_limit="512Mi")

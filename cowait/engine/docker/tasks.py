@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from cowait.engine import labels as L
+from cowait.engine.docker.runs import DockerRuns
 from cowait.engine.exits import describe_exit
 from cowait.engine.info import TaskInfo
 from cowait.quantity import cpu_cores, memory_bytes
@@ -48,12 +49,18 @@ class ContainerSettings:
     extra_hosts: dict[str, str]
 
 
-class DockerTaskEngine:
+class DockerTaskEngine(DockerRuns):
     """The Docker engine as the runtime and the CLI use it."""
 
     name = "docker"
 
+    @classmethod
+    def from_cluster(cls, cluster: Any) -> "DockerTaskEngine":
+        """The engine of a ``type: docker`` cluster of cowait.yml."""
+        return cls({"network_per_task": bool(getattr(cluster, "network_per_task", False))})
+
     def __init__(self, options: dict[str, Any] | None = None, client: Any = None) -> None:
+        self.options = dict(options or {})
         self._client = client
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from cowait.errors import EngineError
+from cowait.errors import EngineUnavailable
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -29,7 +29,7 @@ def api_client(context: str | None = None, config_file: str | None = None) -> An
                                     context=context, client_configuration=configuration)
     except (ConfigException, FileNotFoundError, OSError) as exc:
         where = config_file or os.environ.get("KUBECONFIG") or "~/.kube/config"
-        raise EngineError(f"cannot load the Kubernetes config {where}" + (f" (context {context})" if context else "")
+        raise EngineUnavailable(f"cannot load the Kubernetes config {where}" + (f" (context {context})" if context else "")
                           + f": {exc}", hint="set KUBECONFIG, or kube_config_file/context of the cluster") from exc
     configuration.connection_pool_maxsize = 64
     return client.ApiClient(configuration)

@@ -10,20 +10,27 @@ from cowait.engine import labels as L
 from cowait.engine.kubernetes import failures
 from cowait.engine.info import TaskInfo
 from cowait.engine.kubernetes.client import api_client, current_namespace, in_cluster
-from cowait.errors import EngineError
+from cowait.engine.kubernetes.runs import KubernetesRuns, cluster_options
+from cowait.errors import EngineError, EngineForbidden, EngineUnavailable, TaskGone, TaskStartFailed
 from cowait.runtime.events import split_lines
 from cowait.runtime.taskdef import ENV_LIMIT, TaskDefinition
 
 CONTAINER = failures.TASK_CONTAINER
 
 
-class KubernetesTaskEngine:
+class KubernetesTaskEngine(KubernetesRuns):
     """The Kubernetes engine as the runtime (in a pod) and the CLI (with a kubeconfig) use it."""
 
     name = "kubernetes"
 
+    @classmethod
+    def from_cluster(cls, cluster: Any) -> "KubernetesTaskEngine":
+        """The engine of a ``type: kubernetes`` cluster of cowait.yml."""
+        return cls(cluster_options(cluster))
+
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         options = options or {}
+        self.options = dict(options)
         self.namespace = options.get("namespace") or current_namespace()
         self._context = options.get("context")
         self._config_file = options.get("kube_config_file")
@@ -50,18 +57,18 @@ class KubernetesTaskEngine:
 
         if isinstance(exc, ApiException):
             if exc.status == 403 and "PodSecurity" in _message(exc):
-                return EngineError(f"{action}: {_message(exc)}",
+                return EngineForbidden(f"{action}: {_message(exc)}",
                                    hint="the file share's sidecar runs privileged (FUSE); allow privileged pods in "
                                         f"namespace {self.namespace} (label pod-security.kubernetes.io/enforce="
                                         "privileged) or start the notebook with --share off")
             if exc.status == 403:
-                return EngineError(f"{action}: forbidden in namespace {self.namespace}",
+                return EngineForbidden(f"{action}: forbidden in namespace {self.namespace}",
                                    hint="run 'cowait cluster setup CLUSTER' to create the service account and role")
             if exc.status == 401:
-                return EngineError(f"{action}: the cluster refused the credentials",
+                return EngineForbidden(f"{action}: the cluster refused the credentials",
                                    hint="check the kubeconfig user or the service account token")
             return EngineError(f"{action}: {exc.status} {exc.reason}: {_message(exc)}")
-        return EngineError(f"{action}: {exc}", hint="is the cluster reachable? check 'kubectl get pods'")
+        return EngineUnavailable(f"{action}: {exc}", hint="is the cluster reachable? check 'kubectl get pods'")
 
     # --- start ----------------------------------------------------------------------------
     def owner(self) -> dict[str, str] | None:
@@ -77,7 +84,7 @@ class KubernetesTaskEngine:
 
         size = len(taskdef.to_json())
         if size > ENV_LIMIT:
-            raise EngineError(f"task {taskdef.id}: its definition is {size // 1024} KiB; on Kubernetes inputs must "
+            raise TaskStartFailed(f"task {taskdef.id}: its definition is {size // 1024} KiB; on Kubernetes inputs must "
                               f"stay under {ENV_LIMIT // 1024} KiB", hint="pass large data as files or URLs")
         return pod_manifest(taskdef, self.owner() if taskdef.parent else None)
 
@@ -132,7 +139,7 @@ class KubernetesTaskEngine:
         except ApiException as exc:
             raise self._fail(exc, f"cannot read pod {name}") from exc
         if not pods.items:
-            raise EngineError(f"pod {name} does not exist in namespace {self.namespace}")
+            raise TaskGone(f"pod {name} does not exist in namespace {self.namespace}")
         yield pods.items[0]
         version = pods.metadata.resource_version
         while True:
@@ -141,7 +148,7 @@ class KubernetesTaskEngine:
                                           timeout_seconds=300)
             for event in stream:
                 if event["type"] == "DELETED":
-                    raise EngineError(f"pod {name} was deleted")
+                    raise TaskGone(f"pod {name} was deleted")
                 version = event["object"].metadata.resource_version
                 yield event["object"]
 
@@ -150,7 +157,7 @@ class KubernetesTaskEngine:
         for pod in self._watch_pod(name):
             reason = failures.startup_failure(pod)
             if reason:
-                raise EngineError(reason)
+                raise TaskStartFailed(reason)
             if failures.is_started(pod) or failures.is_finished(pod):
                 return pod
         raise EngineError(f"pod {name}: the watch ended")
@@ -160,7 +167,7 @@ class KubernetesTaskEngine:
         pod = self.wait_started(task_id)
         if not failures.is_started(pod):
             status = pod.status
-            raise EngineError(f"pod {task_id} failed before its container started: "
+            raise TaskStartFailed(f"pod {task_id} failed before its container started: "
                               f"{status.reason or status.phase}: {status.message or 'no detail'}")
         response = self.core.read_namespaced_pod_log(task_id, self.namespace, container=CONTAINER, follow=True,
                                                      _preload_content=False)
