@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from cowait.cli.run_cmd import cli_run_options, read_inputs, run_options
+from cowait.cli.run_cmd import RunFlags, run_options
 
 NOTEBOOK_TASK = "cowait.tasks.notebook"
 SERVER_TASK = "cowait.notebook.server:JupyterLab"
@@ -59,8 +59,8 @@ def notebook(ctx: click.Context, cluster: str | None, open_browser: bool, port: 
 @click.option("--json", "as_json", is_flag=True, help="Print every event as a JSON line.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to save the executed notebook (default: .cowait/runs/<run-id>/).")
-def run_notebook(path: Path, inputs, input_file, env, cluster, image, cpu, cpu_limit, memory, memory_limit,
-                 build_first: bool, detach: bool, quiet: bool, as_json: bool, output: Path | None) -> None:
+def run_notebook(path: Path, flags: RunFlags, build_first: bool, detach: bool, quiet: bool, as_json: bool,
+                 output: Path | None) -> None:
     """Run the notebook at PATH headless, as a task; its `cowait.exit` value is the result.
 
     Inputs (-i) reach `cowait.input` and a cell tagged `parameters`.
@@ -77,10 +77,10 @@ def run_notebook(path: Path, inputs, input_file, env, cluster, image, cpu, cpu_l
     except NotebookError as exc:
         raise UsageError(str(exc)) from None
     project = open_project()
-    task_inputs = {**read_inputs(input_file, inputs), "path": container_path(project, path, "notebook")}
+    task_inputs = {"path": container_path(project, path, "notebook")}
     if output is not None:
         task_inputs["output_path"] = container_path(project, output, "--output")
-    options = cli_run_options(NOTEBOOK_TASK, task_inputs, env, cluster, image, cpu, cpu_limit, memory, memory_limit)
+    options = flags.options(NOTEBOOK_TASK, task_inputs)
     mode = "json" if as_json else "quiet" if quiet else None
     sys.exit(start_and_follow(options, build_first=build_first, detach=detach, mode=mode, needs_notebook=True))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cowait.cli.run_cmd import cli_run_options, read_inputs, run_options
+from cowait.cli.run_cmd import RunFlags, run_options
 
 
 @click.group()
@@ -15,7 +15,7 @@ def render() -> None:
 @render.command()
 @click.argument("task", required=False)
 @run_options
-def compose(task, inputs, input_file, env, cluster, image, cpu, cpu_limit, memory, memory_limit) -> None:
+def compose(task: str | None, flags: RunFlags) -> None:
     """The Compose project of a local run of TASK; `docker compose -f - up` runs it."""
     from cowait.cli.output import result, warning
     from cowait.cli.project import open_project
@@ -28,8 +28,8 @@ def compose(task, inputs, input_file, env, cluster, image, cpu, cpu_limit, memor
         raise UsageError("name the task to render, e.g. 'cowait render compose hello'")
     project = open_project()
     check_task_ref(project, task)
-    options = cli_run_options(task, read_inputs(input_file, inputs), env, cluster, image, cpu, cpu_limit, memory,
-                              memory_limit)
+    options = flags.options(task)
+    image = flags.image
     engine = get_engine("docker")  # a Compose project is what the local engine runs
     warnings: list[str] = []
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cowait.cli.run_cmd import cli_run_options, read_inputs, run_options
+from cowait.cli.run_cmd import RunFlags, run_options
 
 
 @click.command("k8s")
@@ -13,7 +13,7 @@ from cowait.cli.run_cmd import cli_run_options, read_inputs, run_options
               help="For 'notebook': the file share's sidecar (read-write or read-only), or none "
                    "(default: stream, unless fileshare.enabled is false in cowait.yml).")
 @run_options
-def k8s(task, inputs, input_file, env, cluster, image, cpu, cpu_limit, memory, memory_limit, share) -> None:
+def k8s(task: str | None, flags: RunFlags, share: str | None) -> None:
     """The Pod (and router objects) of a run of TASK, or of 'notebook', on CLUSTER."""
     from cowait.cli.output import result, warning
     from cowait.cli.project import open_project
@@ -25,22 +25,23 @@ def k8s(task, inputs, input_file, env, cluster, image, cpu, cpu_limit, memory, m
     if not task:
         raise UsageError("name the task to render (or 'notebook'), e.g. 'cowait render k8s hello -c demo'")
     project = open_project()
-    name, config = project.cluster(cluster)
+    name, config = project.cluster(flags.cluster)
+    image = flags.image
     if config.type != "kubernetes":
         raise UsageError(f"cluster '{name}' is of type {config.type}; name a kubernetes cluster with -c")
-    task_inputs = read_inputs(input_file, inputs)
+    task_inputs: dict = {}
     notebook = task == "notebook"
     if notebook:
         task, task_inputs = "cowait.notebook.server:JupyterLab", {"token": "<generated at start>", "port": 8888}
     else:
-        check_task_ref(project, task, task_inputs)
+        check_task_ref(project, task, flags.options(task).inputs)
     engine = engine_for_cluster(config)
     try:
         ref = engine.run_image(project, image, [])
     except CowaitError as exc:
         ref = image or f"{project.image}:latest"
         warning(f"{exc.message}: rendering with {ref}")
-    options = cli_run_options(task, task_inputs, env, name, image, cpu, cpu_limit, memory, memory_limit)
+    options = flags.options(task, task_inputs, cluster=name)
     root = plan_run(project, options, engine, ref, [])
     documents = [pod_yaml(root)]
     if notebook:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +14,38 @@ import click
 from cowait.cli.params import KeyValue, pairs_to_dict
 
 
+RUN_FLAGS = ("inputs", "input_file", "env", "cluster", "image", "cpu", "cpu_limit", "memory", "memory_limit",
+             "parallelism")
+
+
+@dataclass
+class RunFlags:
+    """The flags of `run_options`, as the command got them."""
+
+    inputs: tuple[tuple[str, Any], ...]
+    input_file: str | None
+    env: tuple[tuple[str, str], ...]
+    cluster: str | None
+    image: str | None
+    cpu: str | None
+    cpu_limit: str | None
+    memory: str | None
+    memory_limit: str | None
+    parallelism: int | None
+
+    def options(self, task: str, inputs: dict[str, Any] | None = None, cluster: str | None = None) -> Any:
+        """The RunOptions of a run of ``task`` (``inputs`` over the flags' own; ``cluster`` over ``-c``)."""
+        from cowait.runs.plan import RunOptions
+
+        return RunOptions(task=task, inputs={**read_inputs(self.input_file, self.inputs), **(inputs or {})},
+                          env=pairs_to_dict(self.env), cluster=cluster or self.cluster, image=self.image,
+                          cpu=self.cpu, cpu_limit=self.cpu_limit, memory=self.memory, memory_limit=self.memory_limit,
+                          parallelism=self.parallelism)
+
+
 def run_options(func):
-    """Options shared by `run`, `notebook run` and `render`: inputs, env, cluster, resources."""
+    """Options shared by `run`, `notebook run` and `render`: inputs, env, cluster, resources,
+    parallelism; the command gets them as one ``flags`` argument (RunFlags)."""
     options = [
         click.option("-i", "--input", "inputs", type=KeyValue(decode_json=True), multiple=True,
                      help="Input KEY=VALUE; the value is JSON-decoded when it parses (repeatable)."),
@@ -27,10 +59,23 @@ def run_options(func):
         click.option("--cpu-limit", help="CPU limit."),
         click.option("--memory", "--mem", "memory", help="Memory request, e.g. 512Mi."),
         click.option("--memory-limit", "--mem-limit", "memory_limit", help="Memory limit."),
+        parallelism_option,
     ]
+
+    @functools.wraps(func)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        flags = RunFlags(**{name: kwargs.pop(name) for name in RUN_FLAGS})
+        return func(*args, flags=flags, **kwargs)
+
     for option in reversed(options):
-        func = option(func)
-    return func
+        command = option(command)
+    return command
+
+
+parallelism_option = click.option(
+    "--parallelism", type=int,
+    help="Most subtasks running at once over the whole tree; the rest wait in a queue (0: no bound; "
+         "default: parallelism in cowait.yml, else twice the CPUs locally and no bound on clusters).")
 
 
 def read_inputs(input_file: str | None, pairs: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
@@ -55,16 +100,6 @@ def read_inputs(input_file: str | None, pairs: tuple[tuple[str, Any], ...]) -> d
     return inputs
 
 
-def cli_run_options(task: str, inputs: dict[str, Any], env: tuple[tuple[str, str], ...], cluster: str | None,
-                    image: str | None, cpu: str | None, cpu_limit: str | None, memory: str | None,
-                    memory_limit: str | None) -> Any:
-    """The RunOptions of a command that takes `run_options` (inputs already read)."""
-    from cowait.runs.plan import RunOptions
-
-    return RunOptions(task=task, inputs=inputs, env=pairs_to_dict(env), cluster=cluster, image=image, cpu=cpu,
-                      cpu_limit=cpu_limit, memory=memory, memory_limit=memory_limit)
-
-
 @click.command()
 @click.argument("task")
 @run_options
@@ -72,14 +107,12 @@ def cli_run_options(task: str, inputs: dict[str, Any], env: tuple[tuple[str, str
 @click.option("-d", "--detach", is_flag=True, help="Start the run and return; follow it with 'cowait logs -f'.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the result as JSON.")
 @click.option("--json", "--raw", "as_json", is_flag=True, help="Print every event as a JSON line.")
-def run(task: str, inputs, input_file, env, cluster, image, cpu, cpu_limit, memory, memory_limit,
-        build_first: bool, detach: bool, quiet: bool, as_json: bool) -> None:
+def run(task: str, flags: RunFlags, build_first: bool, detach: bool, quiet: bool, as_json: bool) -> None:
     """Run TASK: a module with one task (`hello`) or `module:Name`.
 
     Exit code 0 when the task succeeds, 1 when it fails, 2 for usage or config errors.
     """
-    options = cli_run_options(task, read_inputs(input_file, inputs), env, cluster, image, cpu, cpu_limit, memory,
-                              memory_limit)
+    options = flags.options(task)
     mode = "json" if as_json else "quiet" if quiet else None
     code = start_and_follow(options, build_first=build_first, detach=detach, mode=mode)
     sys.exit(code)

@@ -14,8 +14,11 @@ from cowait.runs.state import RunState
 
 _COLORS = ["cyan", "magenta", "green", "yellow", "blue", "bright_cyan", "bright_magenta", "bright_green",
            "bright_yellow", "bright_blue"]
-_ICONS = {"wait": "…", "work": "▶", "done": "✔", "fail": "✘", "stop": "■"}
-_STATUS_STYLE = {"wait": "dim", "work": "yellow", "done": "green", "fail": "red", "stop": "red"}
+_ICONS = {"queued": "·", "wait": "…", "work": "▶", "done": "✔", "fail": "✘", "stop": "■"}
+_STATUS_STYLE = {"queued": "dim", "wait": "dim", "work": "yellow", "done": "green", "fail": "red", "stop": "red"}
+_STATUS_ORDER = ["fail", "stop", "work", "wait", "queued", "done"]
+COLLAPSE = 12  # more subtasks than this under one task show as counts per status, failures by name
+SHOWN_FAILURES = 5
 
 
 def task_color(task_id: str) -> str:
@@ -50,7 +53,9 @@ class RunView:
             from rich.live import Live
 
             self.console = Console(stderr=True, no_color=not color_enabled(), highlight=False)
-            self.live = Live(self._tree(), console=self.console, refresh_per_second=4, transient=True)
+            # the tree is drawn at the refresh rate, not per event: a fan-out of 1,000 sends thousands
+            self.live = Live(get_renderable=self._tree, console=self.console, refresh_per_second=4,
+                             transient=True)
             self.live.__enter__()
         return self
 
@@ -74,10 +79,8 @@ class RunView:
         if kind == "log":
             if task.id not in self.hide_logs_of:
                 self._line(task.id, event.get("line", ""), event.get("ts"))
-        elif self.mode == "plain" and (kind == "init" or task.status != old_status):
+        elif self.mode == "plain" and (kind == "init" or task.status != old_status) and not event.get("queued"):
             self._plain_status(task, event)
-        if self.live is not None:
-            self.live.update(self._tree())
 
     def _line(self, task_id: str, text: str, ts: float | None) -> None:
         if self.console is not None:
@@ -98,6 +101,8 @@ class RunView:
         if kind == "init":
             parent = f" by {task.parent}" if task.parent else ""
             text = f"started {task.name}{parent}"
+        elif task.status == "queued":
+            text = f"queued {task.name}" + (f" by {task.parent}" if task.parent else "")
         elif task.status == "fail" and task.error:
             text = f"failed: {task.error.get('type', '')}: {task.error.get('message', '')}"
         elif task.status == "done":
@@ -120,11 +125,22 @@ class RunView:
 
     def _add_children(self, node: Any, parent_id: str, depth: int) -> None:
         children = self.state.children_of(parent_id)
-        if depth > 0 and len(children) > 12:
+        if len(children) > COLLAPSE:
+            from rich.text import Text
+
             counts: dict[str, int] = {}
             for child in children:
                 counts[child.status] = counts.get(child.status, 0) + 1
-            node.add(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+            line = Text(f"{len(children)} subtasks: ", style="dim")
+            for index, status in enumerate(sorted(counts, key=_status_rank)):
+                line.append(", " if index else "", style="dim")
+                line.append(f"{counts[status]} {status}", style=_STATUS_STYLE.get(status, ""))
+            node.add(line)
+            failed = [child for child in children if child.status == "fail"]
+            for child in failed[:SHOWN_FAILURES]:
+                node.add(self._label(child))
+            if len(failed) > SHOWN_FAILURES:
+                node.add(Text(f"… {len(failed) - SHOWN_FAILURES} more failed", style="red"))
             return
         for child in children:
             branch = node.add(self._label(child))
@@ -141,3 +157,7 @@ class RunView:
         if task.status == "fail" and task.error:
             label.append(f"  {task.error.get('type', '')}: {_short(task.error.get('message', ''), 100)}", style="red")
         return label
+
+
+def _status_rank(status: str) -> int:
+    return _STATUS_ORDER.index(status) if status in _STATUS_ORDER else len(_STATUS_ORDER)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from cowait.cli.params import KeyValue, pairs_to_dict
+from cowait.cli.run_cmd import parallelism_option
 
 
 @click.command(context_settings={"ignore_unknown_options": False})
@@ -20,8 +21,9 @@ from cowait.cli.params import KeyValue, pairs_to_dict
 @click.option("--junitxml", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report here.")
 @click.option("--timeout", type=float, help="Seconds one async test may run (default 300).")
 @click.option("-e", "--env", "env", type=KeyValue(), multiple=True, help="Environment variable KEY=VALUE.")
+@parallelism_option
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
-def test(cluster, mount, marks, keyword, exitfirst, verbose, junitxml, timeout, env, pytest_args) -> None:
+def test(cluster, mount, marks, keyword, exitfirst, verbose, junitxml, timeout, env, parallelism, pytest_args) -> None:
     """Run the project's tests with pytest inside the project image; exit with pytest's code.
 
     Tests can start real tasks (`await MyTask(...)`, `await NotebookRunner(...)`); async tests need
@@ -48,7 +50,8 @@ def test(cluster, mount, marks, keyword, exitfirst, verbose, junitxml, timeout, 
         image = engine.run_image(project, None, warnings)
     options = TestOptions(mount=mount, marks=marks, keyword=keyword, exitfirst=exitfirst, verbose=verbose,
                           junitxml=junitxml.resolve() if junitxml else None, timeout=timeout,
-                          pytest_args=list(pytest_args), cluster=cluster, env=pairs_to_dict(env))
+                          pytest_args=list(pytest_args), cluster=cluster, env=pairs_to_dict(env),
+                          parallelism=parallelism)
 
     def output(line: str) -> None:
         click.echo(line)

@@ -57,6 +57,9 @@ class Resources(_Model):
     cpu_limit: str | None = None
     memory: str | None = None
     memory_limit: str | None = None
+    parallelism: int | None = Field(
+        None, ge=0, description="Most subtasks of a run that run at once, over its whole tree; the rest wait in "
+                                "a queue (0: no bound; default: twice the CPUs locally, no bound on clusters).")
 
     @field_validator("cpu", "cpu_limit", "memory", "memory_limit", mode="before")
     @classmethod

@@ -86,6 +86,9 @@ class TaskEngine(Protocol):
         """(environment, volumes, engine options) of a run's root on this engine; ``options`` is
         the run's ``RunOptions``."""
 
+    def default_parallelism(self) -> int | None:
+        """The bound on a run's running subtasks when nothing sets one (None: no bound)."""
+
     def launch(self, root: "TaskDefinition", record_dir: Path, command: list[str] | None = None) -> None:
         """Start a run's root from the caller's machine, keeping what was applied (a Compose file,
         a pod manifest) in ``record_dir``; ``command`` replaces the task runtime (a test session)."""

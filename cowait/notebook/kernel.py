@@ -46,7 +46,7 @@ def start_node():
         node = Node(taskdef, inputs)
     else:
         kernel = replace(taskdef, id=new_task_id("kernel"), name="kernel", parent=taskdef.id, inputs={})
-        node = Node(kernel, {})
+        node = Node(kernel, {}, own_slot=False)  # cells run outside the bound: they are the user typing
         events.emit({"type": "init", "id": kernel.id, "name": "kernel", "parent": kernel.parent, "run": kernel.run,
                      "image": kernel.image, "inputs": {}})
         events.emit({"type": "status", "id": kernel.id, "status": "work"})

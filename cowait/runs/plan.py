@@ -27,8 +27,11 @@ class RunOptions:
     memory: str | None = None
     memory_limit: str | None = None
     mount: bool = True
+    parallelism: int | None = None
 
     def __post_init__(self) -> None:
+        if self.parallelism is not None and self.parallelism < 0:
+            raise UsageError(f"--parallelism: {self.parallelism} is negative", hint="give a count, or 0 for no bound")
         from cowait.quantity import QuantityError, cpu_cores, memory_bytes
 
         for flag, value, check in (("--cpu", self.cpu, cpu_cores), ("--cpu-limit", self.cpu_limit, cpu_cores),
@@ -101,14 +104,26 @@ def resolve_environment(project: Project, cli_env: dict[str, str], warnings: lis
     return {**env, **values}
 
 
+def parallelism(options: RunOptions, cluster: Any, settings: Any, engine_default: int | None) -> int | None:
+    """The run's bound on running subtasks: the command line's, over the cluster's, over cowait.yml's,
+    over the engine's default; 0 means no bound (None)."""
+    for value in (options.parallelism, getattr(cluster, "parallelism", None), settings.parallelism):
+        if value is not None:
+            return value or None
+    return engine_default
+
+
 def root_definition(project: Project, options: RunOptions, *, run_id: str, image: str, engine: str,
-                    env: dict[str, str], volumes: list[dict[str, Any]], engine_options: dict[str, Any]) -> TaskDefinition:
-    """The root task of a run on any engine: the rules of workdir, inputs and resources in one place."""
+                    env: dict[str, str], volumes: list[dict[str, Any]], engine_options: dict[str, Any],
+                    default_parallelism: int | None = None) -> TaskDefinition:
+    """The root task of a run on any engine: the rules of workdir, inputs, resources and
+    parallelism in one place."""
     _, cluster = project.cluster(options.cluster)
     return TaskDefinition(
         id=run_id, name=options.task, run=run_id, image=image, parent=None, inputs=encode(options.inputs), env=env,
         volumes=volumes, engine=engine, engine_options=engine_options, project_dir=str(project.root),
         workdir=task_workdir(project.settings.workdir), **resources(options, cluster, project.settings),
+        parallelism=parallelism(options, cluster, project.settings, default_parallelism),
     )
 
 
@@ -118,4 +133,5 @@ def plan_run(project: Project, options: RunOptions, engine: Any, image: str, war
     run_id = new_task_id(options.task)
     env, volumes, engine_options = engine.root_settings(project, options, run_id, warnings)
     return root_definition(project, options, run_id=run_id, image=image, engine=engine.name, env=env,
-                           volumes=volumes, engine_options=engine_options)
+                           volumes=volumes, engine_options=engine_options,
+                           default_parallelism=engine.default_parallelism())

@@ -42,6 +42,7 @@ class RunState:
     def __init__(self, root_id: str) -> None:
         self.root_id = root_id
         self.tasks: dict[str, TaskState] = {}
+        self._children: dict[str | None, list[str]] = {}
 
     def task(self, task_id: str) -> TaskState:
         if task_id not in self.tasks:
@@ -58,7 +59,9 @@ class RunState:
         ts = event.get("ts") or time.time()
         if kind == "init":
             state.name = event.get("name", state.name)
-            state.parent = event.get("parent")
+            if state.parent is None and event.get("parent"):
+                self._children.setdefault(event["parent"], []).append(task_id)
+            state.parent = event.get("parent") or state.parent
             state.started = ts
         elif kind == "status":
             state.status = event.get("status", state.status)
@@ -79,4 +82,5 @@ class RunState:
         return self.task(self.root_id)
 
     def children_of(self, task_id: str | None) -> list[TaskState]:
-        return [t for t in self.tasks.values() if t.parent == task_id and t.id != task_id]
+        """The subtasks of ``task_id``, in the order they were made."""
+        return [self.tasks[child] for child in self._children.get(task_id, []) if child != task_id]

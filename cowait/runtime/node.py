@@ -5,18 +5,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import traceback
+from collections import deque
 from dataclasses import replace
 from typing import Any
 
 from cowait.errors import TaskError
 from cowait.runtime import events
 from cowait.runtime.remote import RemoteTask
+from cowait.runtime.slots import Slots
 from cowait.runtime.taskdef import TaskDefinition, new_task_id
 from cowait.runtime.types import bind_inputs, encode
 
 log = logging.getLogger("cowait.runtime")
 
+
+# A burst of spawns has ended when none came for BURST_QUIET seconds (waited for at most BURST_MAX).
+BURST_QUIET = 0.02
+BURST_MAX = 0.2
 
 # Engine options of a run's root that its subtasks must not inherit.
 ROOT_ONLY_OPTIONS = ("command", "ports")
@@ -25,11 +32,17 @@ ROOT_ONLY_OPTIONS = ("command", "ports")
 class Node:
     """Starts subtasks through the engine named in the task definition, and watches them.
 
-    Each subtask has a watcher thread: it starts the container, follows its stream (acting on
-    its events and forwarding them upstream), waits for its exit, and removes it.
+    Subtasks wait in a queue, in the order they were made, until the node's grant of slots
+    (``cowait.runtime.slots``) has room; one dispatcher thread starts them. Each running subtask
+    has a watcher thread: it starts the container, follows its stream (acting on its events and
+    forwarding them upstream), waits for its exit, removes it and frees its slots.
+
+    ``own_slot``: the node's code runs in one of its slots (a subtask's does; a run's root and an
+    interactive notebook kernel do not).
     """
 
-    def __init__(self, taskdef: TaskDefinition, inputs: dict[str, Any] | None = None) -> None:
+    def __init__(self, taskdef: TaskDefinition, inputs: dict[str, Any] | None = None,
+                 own_slot: bool | None = None) -> None:
         self.taskdef = taskdef
         self.inputs: dict[str, Any] = inputs if inputs is not None else {}
         self.children: dict[str, RemoteTask] = {}
@@ -38,6 +51,10 @@ class Node:
         self.listeners: list[Any] = []
         self._threads: list[threading.Thread] = []
         self._stopping = False
+        self.slots = Slots(taskdef.parallelism, own=taskdef.parent is not None if own_slot is None else own_slot)
+        self._queue: deque[RemoteTask] = deque()
+        self._queued = threading.Condition()
+        self._dispatcher: threading.Thread | None = None
 
     @property
     def engine(self):
@@ -88,14 +105,58 @@ class Node:
                 raise TypeError(f"input '{name}' of {ref} must be awaited first")
         taskdef = self.child_definition(ref, inputs, **options)
         handle = RemoteTask(taskdef, inputs)
+        handle._slots = self.slots
         self.children[taskdef.id] = handle
-        thread = threading.Thread(target=self._watch, args=(handle,), name=f"watch-{taskdef.id}", daemon=True)
-        self._threads.append(thread)
-        thread.start()
+        if self.slots.bounded:
+            handle.status = "queued"
+            self._publish({"type": "init", "id": taskdef.id, "name": taskdef.name, "parent": taskdef.parent,
+                           "run": taskdef.run, "image": taskdef.image, "inputs": events.preview(taskdef.inputs),
+                           "queued": True})
+            self._publish({"type": "status", "id": taskdef.id, "status": "queued"})
+        with self._queued:
+            self._queue.append(handle)
+            self._queued.notify()
+            if self._dispatcher is None:
+                self._dispatcher = threading.Thread(target=self._dispatch, name="dispatch-subtasks", daemon=True)
+                self._dispatcher.start()
         return handle
 
+    # --- dispatcher thread: the queue, in order, as slots free up -----------------------------
+    def _dispatch(self) -> None:
+        while True:
+            with self._queued:
+                while not self._queue and not self._stopping:
+                    self._queued.wait()
+                if self._stopping:
+                    return
+                if (self.slots.free or 0) > 1:
+                    self._settle_burst()
+                behind = len(self._queue) - 1
+            grant = self.slots.take(behind)  # blocks while the grant is full
+            with self._queued:
+                if self._stopping or not self._queue:
+                    self.slots.give_back(grant)
+                    return
+                handle = self._queue.popleft()
+            if grant is not None:
+                handle.taskdef.parallelism = grant
+            thread = threading.Thread(target=self._watch, args=(handle, grant), name=f"watch-{handle.id}",
+                                      daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _settle_burst(self) -> None:
+        """With slots to spare, let a burst of spawns (``cowait.join([... for ...])``) finish before
+        sharing them out, so the first subtask of a burst is not granted what the rest need."""
+        deadline = time.monotonic() + BURST_MAX
+        while time.monotonic() < deadline:
+            before = len(self._queue)
+            self._queued.wait(BURST_QUIET)
+            if len(self._queue) == before or self._stopping:
+                return
+
     # --- watcher thread -------------------------------------------------------------------
-    def _watch(self, handle: RemoteTask) -> None:
+    def _watch(self, handle: RemoteTask, grant: int | None = None) -> None:
         child = handle.taskdef
         outcome: dict[str, Any] = {}
         try:
@@ -120,6 +181,7 @@ class Node:
                 self.engine.remove(child.id, subtree=not ended_itself)
             except Exception:  # noqa: BLE001 - the run's removal sweeps what is left
                 log.debug("could not remove subtask %s", child.id, exc_info=True)
+            self.slots.give_back(grant)
 
     def _on_line(self, handle: RemoteTask, line: str, outcome: dict[str, Any]) -> None:
         text, event = events.parse_line(line)
@@ -173,8 +235,18 @@ class Node:
             log.debug("could not kill subtask %s", task_id, exc_info=True)
 
     def stop_children(self) -> None:
-        """Stop and remove every subtask still running (and their subtasks)."""
-        self._stopping = True
+        """Stop and remove every subtask still running (and their subtasks); those still queued
+        never start."""
+        with self._queued:
+            self._stopping = True
+            queued = list(self._queue)
+            self._queue.clear()
+            self._queued.notify_all()
+        for handle in queued:
+            error = TaskError(handle.id, "TaskStopped", "stopped before it started")
+            self._publish({"type": "fail", "id": handle.id, "error": error.to_dict()})
+            handle._set_error(error)
+        self.slots.close()  # wakes a dispatcher waiting for a slot
         running = [h.id for h in self.children.values() if not h.done]
         if running:
             from concurrent.futures import ThreadPoolExecutor

@@ -25,6 +25,7 @@ class RemoteTask:
         self.error: TaskError | None = None
         self.awaited = False
         self._future: concurrent.futures.Future = concurrent.futures.Future()
+        self._slots: Any = None  # the parent's Slots: its code gives up its slot while it waits
 
     @property
     def id(self) -> str:
@@ -40,12 +41,31 @@ class RemoteTask:
 
     def __await__(self) -> Generator[Any, None, Any]:
         self.awaited = True
-        return asyncio.wrap_future(self._future).__await__()
+        if self._slots is None or self.done:
+            return asyncio.wrap_future(self._future).__await__()
+        return self._await_giving_up_slot().__await__()
+
+    async def _await_giving_up_slot(self) -> Any:
+        self._slots.waiting()
+        try:
+            return await asyncio.wrap_future(self._future)
+        finally:
+            reclaim = self._slots.resumed()
+            if reclaim is not None:
+                await reclaim
 
     def wait(self, timeout: float | None = None) -> Any:
         """Block until the subtask ends (for synchronous code); return its result."""
         self.awaited = True
-        return self._future.result(timeout)
+        if self._slots is None or self.done:
+            return self._future.result(timeout)
+        self._slots.waiting()
+        try:
+            return self._future.result(timeout)
+        finally:
+            reclaim = self._slots.resumed()
+            if reclaim is not None:
+                reclaim.wait()
 
     def __repr__(self) -> str:
         return f"<RemoteTask {self.id} {self.status}>"

@@ -48,6 +48,7 @@ class TaskDefinition:
     cpu_limit: str | None = None
     memory: str | None = None
     memory_limit: str | None = None
+    parallelism: int | None = None  # slots this task and its subtree may use at once (None: no bound)
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
 
     def to_json(self) -> str:

@@ -35,6 +35,7 @@ class TestOptions:
     pytest_args: list[str] = field(default_factory=list)
     cluster: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    parallelism: int | None = None
 
 
 def pytest_arguments(options: TestOptions, color: bool) -> list[str]:
@@ -59,7 +60,8 @@ def run_tests(project: Project, engine: Any, image: str, options: TestOptions, o
               on_event: Callable[[dict[str, Any]], None], warnings: list[str]) -> int:
     """Run pytest in a test container (or pod) on ``engine``; return pytest's exit code."""
     command = pytest_arguments(options, color=sys.stdout.isatty())
-    run_options = RunOptions(task="pytest", env=options.env, cluster=options.cluster, mount=options.mount)
+    run_options = RunOptions(task="pytest", env=options.env, cluster=options.cluster, mount=options.mount,
+                             parallelism=options.parallelism)
     root = plan_run(project, run_options, engine, image, warnings)
     run = TestRun(root, RunRecord(project.root, root.id), engine, command)
 

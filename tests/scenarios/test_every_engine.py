@@ -248,3 +248,72 @@ def test_cowait_test_with_junit(engine: Engine, tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "1 passed" in done.stdout
     assert 'tests="1"' in report.read_text() and "test_square" in report.read_text()
+
+
+def most_at_once(rows: list[list[float]]) -> int:
+    """The most [i, start, end] intervals that overlap at one moment."""
+    edges = sorted([(start, 1) for _, start, _ in rows] + [(end, -1) for _, _, end in rows],
+                   key=lambda edge: (edge[0], edge[1]))
+    running = peak = 0
+    for _, step in edges:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def json_run(engine: Engine, *args: str) -> tuple[list[dict[str, Any]], Any]:
+    """(every event, the root's result) of a run with --json."""
+    done = engine.on("run", *args, "--json")
+    assert done.returncode == 0, done.stderr[-2000:]
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    root = next(e["id"] for e in events if e.get("type") == "init" and not e.get("parent"))
+    [result] = [e["result"] for e in events if e.get("type") == "return" and e.get("id") == root]
+    return events, result
+
+
+def test_the_bound_on_running_subtasks_keeps_the_queue_in_order(engine: Engine):
+    events, rows = json_run(engine, "queued:wide", "-i", "n=6", "-i", "seconds=2", "--parallelism", "2")
+    assert [row[0] for row in rows] == list(range(6))
+    assert most_at_once(rows) == 2  # the bound is used, and never passed
+    starts = [start for _, start, _ in rows]
+    assert all(starts[i] < starts[i + 2] for i in range(4))  # a later subtask waits for an earlier one's slot
+    children = {e["id"] for e in events if e.get("type") == "init" and e.get("parent")}
+    queued = {e["id"] for e in events if e.get("type") == "status" and e.get("status") == "queued"}
+    assert len(children) == 6 and queued == children  # each is shown queued before it runs
+
+
+@pytest.mark.parametrize("bound", [1, 2])
+def test_nested_fan_out_under_the_bound_does_not_deadlock(engine: Engine, bound: int):
+    _, rows = json_run(engine, "queued:nested", "-i", "parents=2", "-i", "n=3", "-i", "seconds=1",
+                       "--parallelism", str(bound))
+    assert len(rows) == 6
+    assert most_at_once(rows) <= bound  # the leaves of a waiting parent use its slot, never more
+
+
+def test_ctrl_c_with_a_full_queue_leaves_nothing(engine: Engine):
+    proc = subprocess.Popen([sys.executable, "-m", "cowait", "run", "queued:wide", "-i", "n=12", "-i", "seconds=300",
+                             "--parallelism", "1", *engine.args], cwd=engine.root,
+                            env={**os.environ, "HOME": str(engine.root.parent)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def one_leaf_running() -> Any:
+            rows = json.loads(engine.on("ps", "--json").stdout or "[]")
+            runs = {row["run"] for row in rows if row["name"] == "queued:wide"}
+            leaves = [row for row in rows if row["name"] == "queued:leaf" and row["status"] == "running"]
+            return runs if len(runs) == 1 and leaves else None
+
+        [run_id] = wait_for(one_leaf_running, what="the first subtask of the queue running")
+        time.sleep(1)
+        assert len([row for row in tasks_of(engine, run_id) if row["name"] == "queued:leaf"]) == 1
+        proc.send_signal(2)
+        proc.communicate(timeout=120)
+        assert proc.returncode == 130
+        # on a cluster the garbage collector takes the root pod's tree after the CLI has gone
+        wait_for(lambda: not tasks_of(engine, run_id), timeout=60, what="every task of the run to go")
+        time.sleep(3)
+        assert tasks_of(engine, run_id) == []  # and none of the queue started meanwhile
+        summary = json.loads((engine.root / ".cowait" / "runs" / run_id / "run.json").read_text())
+        assert summary["status"] == "stop"
+    finally:
+        if proc.poll() is None:
+            proc.kill()

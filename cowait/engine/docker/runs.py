@@ -131,6 +131,14 @@ class DockerRuns:
         }
         return resolve_environment(project, options.env, warnings), volumes, engine_options
 
+    def default_parallelism(self) -> int | None:
+        """Twice the engine's CPUs: enough to keep them busy, not so many that a laptop thrashes."""
+        try:
+            cpus = int(self.client.info().get("NCPU") or 0)  # type: ignore[attr-defined]
+        except CowaitError:  # the engine is down: what is rendered or planned still gets a bound
+            cpus = 0
+        return 2 * (cpus or os.cpu_count() or 1)
+
     def launch(self, root: "TaskDefinition", record_dir: Path, command: list[str] | None = None) -> None:
         """The root through its Compose project (kept in the record), or, with ``command``, a
         test container through testcontainers on the run's own network."""

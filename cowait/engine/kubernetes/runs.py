@@ -73,6 +73,10 @@ class KubernetesRuns:
             engine_options["affinity"] = affinity_spec(project.settings.affinity)
         return env, [], engine_options
 
+    def default_parallelism(self) -> int | None:
+        """No bound: the scheduler queues pods that do not fit."""
+        return None
+
     def launch(self, root: "TaskDefinition", record_dir: Path, command: list[str] | None = None) -> None:
         """Create the root pod (its manifest kept in the record); ``command`` replaces the runtime."""
         from cowait.engine.kubernetes.manifests import pod_yaml
