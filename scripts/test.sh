@@ -15,6 +15,15 @@ bash scripts/provision/base-image.sh
 bash scripts/provision/test-tools.sh
 
 export TESTCONTAINERS_RYUK_DISABLED=true
+# Each run gets a temporary root of its own: pytest keeps only the last three session folders under
+# a shared root and deletes older ones, which removed the projects of a run still going beside it.
+cleanup=""
+trap 'eval "$cleanup"' EXIT
+if [ -z "${PYTEST_DEBUG_TEMPROOT:-}" ]; then
+  PYTEST_DEBUG_TEMPROOT="$(mktemp -d -t cowait-tests.XXXXXX)"
+  export PYTEST_DEBUG_TEMPROOT
+  cleanup="rm -rf '$PYTEST_DEBUG_TEMPROOT';"
+fi
 
 # The Kubernetes live suite (tests/k8s_live) runs against COWAIT_TEST_KUBECONFIG. When none is given
 # and the k8sim simulator is beside this checkout (../shared/k8sim), start it for this run.
@@ -24,7 +33,7 @@ if [ -z "${COWAIT_TEST_KUBECONFIG:-}" ] && [ -f "$simulator" ] && [ "${COWAIT_TE
   .venv/bin/python "$simulator" --port 0 --kubeconfig "$k8sdir/k8sim.yaml" --crashloop-backoff 1 \
     >"$k8sdir/k8sim.log" 2>&1 &
   k8sim_pid=$!
-  trap 'kill "$k8sim_pid" 2>/dev/null; wait "$k8sim_pid" 2>/dev/null; rm -rf "$k8sdir"' EXIT
+  cleanup="kill $k8sim_pid 2>/dev/null; wait $k8sim_pid 2>/dev/null; rm -rf '$k8sdir'; $cleanup"
   for _ in $(seq 1 120); do
     [ -s "$k8sdir/k8sim.yaml" ] && break
     kill -0 "$k8sim_pid" 2>/dev/null || { cat "$k8sdir/k8sim.log" >&2; exit 1; }

@@ -144,7 +144,7 @@ def no_leaked_containers(tmp_path_factory):
     except Exception:
         yield
         return
-    base = str(tmp_path_factory.getbasetemp())
+    base = str(tmp_path_factory.getbasetemp()) + "/"
 
     def ours(obj) -> bool:
         return (obj.attrs.get("Labels") or obj.attrs.get("Config", {}).get("Labels") or {}).get(

@@ -142,6 +142,7 @@ class Node:
                 handle.taskdef.parallelism = grant
             thread = threading.Thread(target=self._watch, args=(handle, grant), name=f"watch-{handle.id}",
                                       daemon=True)
+            self._threads = [t for t in self._threads if t.is_alive()]  # a thread per running subtask only
             self._threads.append(thread)
             thread.start()
 
