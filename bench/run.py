@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["bench_cli", "bench_build", "bench_tasks", "bench_notebooks", "bench_fileshare"]
+BENCHMARKS = ["bench_cli", "bench_build", "bench_tasks", "bench_scale", "bench_notebooks", "bench_fileshare"]
 
 
 def main(names: list[str]) -> None:

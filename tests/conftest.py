@@ -6,6 +6,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.user import Done as CliResult
+
+# Tests press Ctrl-C (SIGINT) on the commands they start, as a terminal does to its foreground job,
+# whose SIGINT is never ignored. A suite started in the background of a non-interactive shell
+# (`bash .ci/run &`) inherits SIGINT ignored, and so would every command it starts: give them the
+# terminal's default instead (a handler here becomes the default in each child).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 

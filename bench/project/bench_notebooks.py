@@ -46,3 +46,49 @@ async def runner_subtask(repeat: int = 3) -> float:
         await NotebookRunner(path="three_cells.ipynb")
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+@cowait.task
+async def phases(kernel: str = "cowait", repeat: int = 3) -> dict:
+    """Where a notebook run's time goes, in this container: kernel start, cells, shutdown."""
+    import os
+
+    from jupyter_client.manager import start_new_async_kernel
+
+    from cowait.notebook.execute import read_notebook
+
+    notebook = read_notebook(Path("three_cells.ipynb"))
+    cells = [c.source for c in notebook.cells if c.cell_type == "code"]
+    rows = []
+    for index in range(repeat + 1):
+        env = {**os.environ, "COWAIT_KERNEL_AS_TASK": "0"}
+        start = time.perf_counter()
+        manager, client = await start_new_async_kernel(kernel_name=kernel, env=env)
+        started = time.perf_counter()
+        for source in cells:
+            await client.execute_interactive(source, timeout=60, output_hook=lambda msg: None)
+        executed = time.perf_counter()
+        client.stop_channels()
+        await manager.shutdown_kernel()
+        ended = time.perf_counter()
+        if index:
+            rows.append({"start": started - start, "cells": executed - started, "shutdown": ended - executed})
+    return {key: statistics.median(r[key] for r in rows) for key in rows[0]}
+
+
+@cowait.task
+async def spawn_phases(repeat: int = 3) -> dict:
+    """A trivial subtask's spawn to result (the container and runtime), against NotebookRunner's."""
+    from bench_tasks import noop
+
+    from cowait.tasks.notebook import NotebookRunner
+
+    noops, runners = [], []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        await noop()
+        noops.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        await NotebookRunner(path="three_cells.ipynb")
+        runners.append(time.perf_counter() - start)
+    return {"noop": statistics.median(noops), "runner": statistics.median(runners)}

@@ -30,3 +30,13 @@ async def fan_out(n: int = 32, repeat: int = 3) -> list:
         await cowait.join([noop() for _ in range(n)])
         times.append(time.perf_counter() - start)
     return times
+
+
+@cowait.task
+async def thousand(n: int = 1000) -> dict:
+    """Wall time of ``n`` trivial subtasks through the run's queue, and the parent's peak RSS."""
+    start = time.perf_counter()
+    await cowait.join([noop() for _ in range(n)])
+    wall = time.perf_counter() - start
+    status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
+    return {"wall": wall, "rss_peak_mib": int(status["VmHWM"].split()[0]) / 1024}

@@ -104,7 +104,7 @@ class CowaitKernel(IPythonKernel):
         if kind == "log":
             line = f"{task_id} | {event.get('line', '')}"
         elif kind == "init":
-            line = f"{task_id} * started {event.get('name', '')}"
+            line = f"{task_id} * {'queued' if event.get('queued') else 'started'} {event.get('name', '')}"
         elif kind == "return":
             line = f"{task_id} * done: {json.dumps(event.get('result'), default=str)[:200]}"
         elif kind == "fail":
