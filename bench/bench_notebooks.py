@@ -1,5 +1,6 @@
-"""NotebookRunner's execution of a 3-cell notebook against papermill on the same notebook, in the
-same container (target <= 1.0x); plus a NotebookRunner subtask's spawn-to-result, for information."""
+"""A 3-cell notebook against papermill on the same notebook in a running container: NotebookRunner's
+execution there (target <= 1.0x), and a NotebookRunner subtask's spawn to result, its own container
+started and stopped included (target <= 1.5x)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def main() -> list[dict]:
                               "papermill, same notebook and container", times["papermill"], target=1.0)]
             subtask = json.loads(run([*cowait, "run", "bench_notebooks:runner_subtask", "-q"], cwd=root).stdout)
             results.append(report("NotebookRunner subtask (spawn to result)", subtask,
-                                  "papermill, same notebook and container", times["papermill"]))
+                                  "papermill, same notebook and container", times["papermill"], target=1.5))
             return results
         finally:
             subprocess.run("docker rmi -f $(docker images -q cowait-bench | sort -u)", shell=True, capture_output=True)

@@ -4,11 +4,14 @@ not, on the local engine or a cluster (``-c``), found from the engine's labels a
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from typing import Any
 
 import click
+
+log = logging.getLogger("cowait.cli")
 
 cluster_option = click.option("-c", "--cluster", help="Cluster to look at (default: default_cluster).")
 
@@ -59,6 +62,7 @@ def ps(cluster: str | None, show_all: bool, all_projects: bool, as_json: bool, q
             continue
         rows.append({"id": task.id, "name": task.name, "status": task.status, "parent": task.parent,
                      "run": task.run, "created": task.created, "cluster": name, "project": task.project_dir})
+    rows.extend(_queued_rows(engine, rows, name))
     if show_all and project.file is not None:
         live = {r["run"] for r in rows}
         for record in reversed(list_records(project.root)):
@@ -76,6 +80,26 @@ def ps(cluster: str | None, show_all: bool, all_projects: bool, as_json: bool, q
             click.echo(row["id"])
     else:
         _table(rows, with_project=not scoped)
+
+
+def _queued_rows(engine: Any, rows: list[dict[str, Any]], cluster: str) -> list[dict[str, Any]]:
+    """Subtasks waiting for a slot have no container or pod yet: their live run's stream tells them."""
+    from cowait.runs.state import replay
+
+    shown = {r["id"] for r in rows}
+    queued = []
+    for root in [r for r in rows if r["id"] == r["run"] and r["status"] in ("pending", "running")]:
+        try:
+            state = replay(root["id"], engine.read(root["id"]))
+        except Exception:  # noqa: BLE001 - the run ended meanwhile: nothing of it is queued
+            log.debug("could not read the stream of %s", root["id"], exc_info=True)
+            continue
+        for task in state.tasks.values():
+            if task.status == "queued" and task.id not in shown:
+                queued.append({"id": task.id, "name": task.name, "status": "queued", "parent": task.parent or "",
+                               "run": root["id"], "created": task.started, "cluster": cluster,
+                               "project": root["project"]})
+    return queued
 
 
 def _table(rows: list[dict[str, Any]], with_project: bool) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 from cowait.runtime import events as ev
 
@@ -34,6 +34,15 @@ def normalize(root_id: str, line: str) -> list[dict[str, Any]]:
     if event is not None:
         found.append(event)
     return found
+
+
+def replay(root_id: str, lines: Iterable[str]) -> "RunState":
+    """The tree as the lines of a root's stream tell it (what ``ps`` reads of a live run)."""
+    state = RunState(root_id)
+    for line in lines:
+        for event in normalize(root_id, line):
+            state.apply(event)
+    return state
 
 
 class RunState:

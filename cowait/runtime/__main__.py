@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import traceback
+from typing import Any
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -31,21 +32,33 @@ def main() -> int:
     events.emit({"type": "init", "id": taskdef.id, "name": taskdef.name, "parent": taskdef.parent,
                  "run": taskdef.run, "image": taskdef.image, "inputs": events.preview(taskdef.inputs)})
     try:
-        from cowait.runtime.executor import execute
         from cowait.runtime.loader import load_task_class
 
         cls = load_task_class(taskdef.name)
-        result = asyncio.run(execute(node, cls))
+        asyncio.run(_execute_and_return(node, cls))
     except BaseException as exc:  # noqa: BLE001 - every failure is reported as an event
         node.stop_children()
         error = _describe(exc)
         events.emit({"type": "fail", "id": taskdef.id, "error": error})
         events.emit({"type": "status", "id": taskdef.id, "status": "fail"})
         return 1
-    node.stop_children()
-    events.emit({"type": "return", "id": taskdef.id, "result": result})
-    events.emit({"type": "status", "id": taskdef.id, "status": "done"})
     return 0
+
+
+async def _execute_and_return(node: Any, cls: type) -> None:
+    """Run the task, send its result, then finish what it left to do after the result."""
+    from cowait.runtime import events
+    from cowait.runtime.executor import execute
+
+    try:
+        result = await execute(node, cls)
+    except Exception:
+        await node.finish_after_result()
+        raise
+    node.stop_children()
+    events.emit({"type": "return", "id": node.taskdef.id, "result": result})
+    events.emit({"type": "status", "id": node.taskdef.id, "status": "done"})
+    await node.finish_after_result()
 
 
 def _wait_for_file_share(taskdef: "TaskDefinition") -> None:  # noqa: F821 - imported in main

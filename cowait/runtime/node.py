@@ -55,6 +55,7 @@ class Node:
         self._queue: deque[RemoteTask] = deque()
         self._queued = threading.Condition()
         self._dispatcher: threading.Thread | None = None
+        self._after_result: list[Any] = []
 
     @property
     def engine(self):
@@ -218,6 +219,20 @@ class Node:
                 log.debug("an event listener failed", exc_info=True)
 
     # --- end of the parent ------------------------------------------------------------------
+    def after_result(self, work: Any) -> None:
+        """Hand over an awaitable that may finish after this task's result has gone out (a notebook's
+        kernel exiting): the parent gets the result without waiting for it; the process ends after it."""
+        self._after_result.append(work)
+
+    async def finish_after_result(self, timeout: float = 30) -> None:
+        """Await what ``after_result`` was given (each failure logged, none raised)."""
+        work, self._after_result = self._after_result, []
+        for item in work:
+            try:
+                await asyncio.wait_for(item, timeout)
+            except Exception:  # noqa: BLE001 - the result is out; what is left is tidying up
+                log.debug("work after the result failed", exc_info=True)
+
     async def finish_children(self) -> list[TaskError]:
         """Wait for subtasks nobody awaited; return the failures among them."""
         pending = [h for h in self.children.values() if not h.awaited]

@@ -28,7 +28,11 @@ class NotebookRunner(Task):
 
     async def run(self, path: str, output_path: str = None, **inputs: Any) -> Any:  # noqa: RUF013
         from cowait.notebook.execute import execute_notebook
+        from cowait.runtime.context import current_node
 
+        node = current_node()
+        # the result goes to the parent while the kernel's process ends (the runtime awaits that)
+        defer = node.after_result if node is not None and node.taskdef.id == self.id else None
         notebook = Path(path if path.endswith(".ipynb") else f"{path}.ipynb")
         if not notebook.is_absolute():
             notebook = Path.cwd() / notebook
@@ -36,7 +40,7 @@ class NotebookRunner(Task):
         if output is not None:
             shown = output.relative_to(PROJECT_MOUNT) if output.is_relative_to(PROJECT_MOUNT) else output
             print(f"executed notebook: {shown}", flush=True)
-            return await execute_notebook(notebook, inputs, output, task_id=self.id)
+            return await execute_notebook(notebook, inputs, output, task_id=self.id, defer=defer)
         # The project is not mounted (a cluster pod, or a run of what the image holds): the executed
         # notebook travels to the caller as an event, and lands in the run's record there.
         import tempfile
@@ -45,7 +49,7 @@ class NotebookRunner(Task):
         output = Path(tempfile.mkdtemp(prefix="cowait-notebook-")) / name
         print(f"executed notebook: .cowait/runs/{self.taskdef.run}/{name}", flush=True)
         try:
-            return await execute_notebook(notebook, inputs, output, task_id=self.id)
+            return await execute_notebook(notebook, inputs, output, task_id=self.id, defer=defer)
         finally:
             from cowait.runtime import events
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -304,7 +305,12 @@ def test_ctrl_c_with_a_full_queue_leaves_nothing(engine: Engine):
 
         [run_id] = wait_for(one_leaf_running, what="the first subtask of the queue running")
         time.sleep(1)
-        assert len([row for row in tasks_of(engine, run_id) if row["name"] == "queued:leaf"]) == 1
+        leaves = [row for row in tasks_of(engine, run_id) if row["name"] == "queued:leaf"]
+        # ps shows the queue: one subtask running, the other eleven queued (they have no container yet)
+        assert sorted(row["status"] for row in leaves) == ["queued"] * 11 + ["running"], leaves
+        table = engine.on("ps")
+        status_cells = [line for line in table.stdout.splitlines() if re.search(r"\squeued\s", line)]
+        assert table.returncode == 0 and len(status_cells) == 11, table.stdout
         proc.send_signal(2)
         proc.communicate(timeout=120)
         assert proc.returncode == 130
