@@ -59,6 +59,7 @@ def engine(request, tmp_path_factory, registry):
     root = tmp_path_factory.mktemp(f"scenario-{kind}") / "project"
     shutil.copytree(FIXTURES / "tasks", root)
     shutil.copy(FIXTURES / "notebooks" / "square.ipynb", root / "square.ipynb")
+    shutil.copy(FIXTURES / "notebooks" / "leaves.ipynb", root / "leaves.ipynb")
     (root / "test_square.py").write_text("from fanout import square\n\n\nasync def test_square():\n"
                                          "    assert await square(x=7) == 49\n")
     image = f"{registry}/cowait-scenario/{kind}-{uuid.uuid4().hex[:6]}"
@@ -289,6 +290,13 @@ def test_nested_fan_out_under_the_bound_does_not_deadlock(engine: Engine, bound:
                        "--parallelism", str(bound))
     assert len(rows) == 6
     assert most_at_once(rows) <= bound  # the leaves of a waiting parent use its slot, never more
+
+
+def test_a_notebook_subtasks_own_subtasks_count_against_the_bound(engine: Engine):
+    _, rows = json_run(engine, "queued:notebooks", "-i", "parents=2", "-i", "n=3", "-i", "seconds=1",
+                       "--parallelism", "2")
+    assert sorted(row[0] for row in rows) == [0, 0, 1, 1, 2, 2]
+    assert most_at_once(rows) <= 2  # a notebook waiting on its leaves lends them its slot, never more
 
 
 def test_ctrl_c_with_a_full_queue_leaves_nothing(engine: Engine):
