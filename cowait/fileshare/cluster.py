@@ -78,7 +78,7 @@ class ClusterShare:
             try:
                 stream.close()
             except Exception:  # noqa: BLE001 - already closed
-                pass
+                log.debug("closing a share stream failed", exc_info=True)
 
     # --- which pods ------------------------------------------------------------------------
     def _watch(self) -> None:

@@ -93,7 +93,7 @@ class LocalShare:
         try:
             self.client.containers.get(self.sidecar_id).remove(force=True)
         except Exception:  # noqa: BLE001 - already gone
-            pass
+            log.debug("removing the share's sidecar failed", exc_info=True)
         _unmount(self.folder)
 
     def __enter__(self) -> "LocalShare":

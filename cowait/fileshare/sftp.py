@@ -22,6 +22,7 @@ from asyncssh.sftp import (FXF_APPEND, FXF_CREAT, FXF_EXCL, FXF_READ, FXF_TRUNC,
 from cowait.fileshare.jail import Jail, normalize
 
 SFTP_VERSION = 3
+log = logging.getLogger("cowait.fileshare")
 
 
 def _text(path: bytes) -> str:
@@ -335,7 +336,7 @@ def serve_chunks(root: str, chunks: Iterable[bytes], send: Callable[[bytes], Non
             for chunk in chunks:
                 loop.call_soon_threadsafe(reader.feed_data, chunk)
         except Exception:  # noqa: BLE001 - the stream broke: the client is gone
-            pass
+            log.debug("the file share's stream ended with an error", exc_info=True)
         finally:
             loop.call_soon_threadsafe(reader.feed_eof)
 

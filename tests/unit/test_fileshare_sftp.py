@@ -48,6 +48,21 @@ def test_read_write_rename_delete_list(shared, tmp_path):
     assert "sub/b.txt" in result.stdout
 
 
+def test_bulk_transfers_are_bit_exact(shared, tmp_path):
+    """Many pipelined READs and WRITEs of a file that is not a multiple of any block size, and an
+    upload resumed where a shorter one ended."""
+    data = os.urandom(5 * 1024 * 1024 + 12345)
+    local, part, got = tmp_path / "big.bin", tmp_path / "part.bin", tmp_path / "got.bin"
+    local.write_bytes(data)
+    part.write_bytes(data[:3 * 1024 * 1024 + 7])
+    result = sftp(shared, f"put {local} big.bin\nget big.bin {got}\nput {part} resumed.bin\n"
+                          f"reput {local} resumed.bin\n")
+    assert result.returncode == 0, result.stderr
+    assert (shared / "big.bin").read_bytes() == data
+    assert got.read_bytes() == data
+    assert (shared / "resumed.bin").read_bytes() == data
+
+
 def test_links_inside_are_followed(shared, tmp_path):
     got = tmp_path / "via-link.txt"
     assert sftp(shared, f"get inner-link {got}\n").returncode == 0
@@ -105,3 +120,57 @@ def test_a_folder_swapped_for_a_link_during_an_operation_stays_inside(shared, tm
                 pass
     finally:
         jail.close()
+
+
+def test_reads_at_the_end_and_refused_writes_get_their_status(shared):
+    """On the wire: a READ gets its data, a READ at the end of the file EOF, and a WRITE to a file
+    opened for reading a failure, never a silent OK."""
+    import queue
+    import struct
+    import threading
+
+    from cowait.fileshare.sftp import serve_chunks
+
+    def request(kind: int, pktid: int, body: bytes) -> bytes:
+        return struct.pack(">IBI", len(body) + 5, kind, pktid) + body
+
+    def string(data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + data
+
+    requests: queue.Queue = queue.Queue()
+    received = bytearray()
+    replies: dict[int, tuple[int, bytes]] = {}
+    arrived = threading.Condition()
+
+    def send(data) -> None:
+        with arrived:
+            received.extend(data)
+            while len(received) >= 4 and len(received) - 4 >= struct.unpack_from(">I", received)[0]:
+                size = struct.unpack_from(">I", received)[0]
+                kind, pktid = received[4], struct.unpack_from(">I", received, 5)[0]
+                replies[pktid if kind != 2 else -1] = (kind, bytes(received[9:4 + size]))
+                del received[:4 + size]
+            arrived.notify_all()
+
+    def reply(pktid: int) -> tuple[int, bytes]:
+        with arrived:
+            assert arrived.wait_for(lambda: pktid in replies, timeout=10), replies
+            return replies[pktid]
+
+    threading.Thread(target=serve_chunks, args=(str(shared), iter(requests.get, None), send), daemon=True).start()
+    requests.put(struct.pack(">IBI", 5, 1, 3))  # INIT, version 3
+    reply(-1)
+    requests.put(request(3, 1, string(b"/a.txt") + struct.pack(">II", 1, 0)))  # OPEN for reading
+    kind, body = reply(1)
+    assert kind == 102
+    handle = string(body[4:])
+    requests.put(request(5, 2, handle + struct.pack(">QI", 0, 100)))  # READ
+    requests.put(request(5, 3, handle + struct.pack(">QI", 100, 100)))  # READ past the end
+    requests.put(request(6, 4, handle + struct.pack(">Q", 0) + string(b"no")))  # WRITE to a read-only handle
+    assert reply(2) == (103, string(b"hello\n"))  # DATA
+    kind, body = reply(3)
+    assert kind == 101 and struct.unpack(">I", body[:4])[0] == 1  # STATUS EOF
+    kind, body = reply(4)
+    assert kind == 101 and struct.unpack(">I", body[:4])[0] not in (0, 1)  # STATUS failure
+    requests.put(None)
+    assert (shared / "a.txt").read_text() == "hello\n"
