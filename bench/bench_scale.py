@@ -32,24 +32,32 @@ def _cowait(*args: str, cwd: Path) -> str:
     return run([sys.executable, "-m", "cowait", *args], cwd=cwd).stdout
 
 
+BARE_LABEL = "cowait-bench.bare"
+
+
 def _bare_runs(client, image: str, count: int, width: int) -> float:
     """Wall time of ``count`` bare container runs (create, start, wait, remove), ``width`` at a time."""
     def bare(_: int) -> None:
-        container = client.containers.create(image, ["python", "-c", "pass"])
+        container = client.containers.create(image, ["python", "-c", "pass"], labels={BARE_LABEL: "1"})
         container.start()
         container.wait()
         container.remove(force=True)
 
     start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=width) as pool:
-        list(pool.map(bare, range(count)))
+    try:
+        with ThreadPoolExecutor(max_workers=width) as pool:
+            list(pool.map(bare, range(count)))
+    finally:  # none left behind when the engine gives up on one
+        for container in client.containers.list(all=True, filters={"label": BARE_LABEL}):
+            container.remove(force=True)
     return time.perf_counter() - start
 
 
 def main() -> list[dict]:
     import docker
 
-    client = docker.from_env(max_pool_size=600)
+    # 512 starts at once keep a 2-core engine busy for minutes: no request times out
+    client = docker.from_env(max_pool_size=600, timeout=900)
     widths = [int(w) for w in os.environ.get("BENCH_WIDTHS", "8,32,128,512").split(",")]
     results = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -13,6 +13,10 @@ if TYPE_CHECKING:
 # The SDK's HTTP pool must be larger than the number of threads sharing one client:
 # a fan-out of 32 subtasks crashes inside urllib3 with the default pool.
 MAX_POOL_SIZE = 64
+# Once the engine answered a ping, a slow answer is a busy engine, not a dead one: hundreds of
+# container starts at once keep a small machine's engine answering for minutes (the SDK's 60 s
+# read timeout failed subtasks of a 512-wide fan-out that would have started).
+BUSY_ENGINE_TIMEOUT = 600
 
 
 @lru_cache(maxsize=1)
@@ -24,6 +28,7 @@ def docker_client() -> "docker.DockerClient":
     try:
         client = docker.from_env(max_pool_size=MAX_POOL_SIZE)
         client.ping()
+        client.api.timeout = BUSY_ENGINE_TIMEOUT
     except DockerException as exc:
         raise DockerNotRunning(
             "Docker is not running or cannot be reached",
