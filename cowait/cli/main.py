@@ -24,9 +24,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "render": ("cowait.cli.render_cmd", "render", "Print what a run would start: Compose project or Kubernetes manifests."),
     "cluster": ("cowait.cli.cluster_cmd", "cluster", "Manage clusters; 'cluster setup' creates their RBAC."),
     "config": ("cowait.cli.config_cmd", "config", "Show the merged configuration or its JSON Schema."),
+    "dashboard": ("cowait.cli.dashboard_cmd", "dashboard", "Serve a live web page of this project's runs (alias: ui)."),
     "plugin": ("cowait.cli.plugin_cmd", "plugin", "Install or remove the 'docker cowait' CLI plugin."),
 }
-ALIASES = {"init": "new"}
+ALIASES = {"init": "new", "ui": "dashboard"}
 
 
 class LazyGroup(click.Group):

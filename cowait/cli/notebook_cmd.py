@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from cowait.cli.dashboard_cmd import dashboard_option
 from cowait.cli.run_cmd import RunFlags, run_options
 
 NOTEBOOK_TASK = "cowait.tasks.notebook"
@@ -59,8 +60,9 @@ def notebook(ctx: click.Context, cluster: str | None, open_browser: bool, port: 
 @click.option("--json", "as_json", is_flag=True, help="Print every event as a JSON line.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to save the executed notebook (default: .cowait/runs/<run-id>/).")
+@dashboard_option
 def run_notebook(path: Path, flags: RunFlags, build_first: bool, detach: bool, quiet: bool, as_json: bool,
-                 output: Path | None) -> None:
+                 output: Path | None, with_dashboard: bool) -> None:
     """Run the notebook at PATH headless, as a task; its `cowait.exit` value is the result.
 
     Inputs (-i) reach `cowait.input` and a cell tagged `parameters`.
@@ -82,7 +84,8 @@ def run_notebook(path: Path, flags: RunFlags, build_first: bool, detach: bool, q
         task_inputs["output_path"] = container_path(project, output, "--output")
     options = flags.options(NOTEBOOK_TASK, task_inputs)
     mode = "json" if as_json else "quiet" if quiet else None
-    sys.exit(start_and_follow(options, build_first=build_first, detach=detach, mode=mode, needs_notebook=True))
+    sys.exit(start_and_follow(options, build_first=build_first, detach=detach, mode=mode, needs_notebook=True,
+                              dashboard=with_dashboard))
 
 
 def serve_notebook(cluster: str | None, open_browser: bool, port: int | None, verbose: bool,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import signal
 import sys
@@ -11,6 +12,7 @@ from typing import Any
 
 import click
 
+from cowait.cli.dashboard_cmd import dashboard_option
 from cowait.cli.params import KeyValue, pairs_to_dict
 
 
@@ -107,21 +109,25 @@ def read_inputs(input_file: str | None, pairs: tuple[tuple[str, Any], ...]) -> d
 @click.option("-d", "--detach", is_flag=True, help="Start the run and return; follow it with 'cowait logs -f'.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the result as JSON.")
 @click.option("--json", "--raw", "as_json", is_flag=True, help="Print every event as a JSON line.")
-def run(task: str, flags: RunFlags, build_first: bool, detach: bool, quiet: bool, as_json: bool) -> None:
+@dashboard_option
+def run(task: str, flags: RunFlags, build_first: bool, detach: bool, quiet: bool, as_json: bool,
+        with_dashboard: bool) -> None:
     """Run TASK: a module with one task (`hello`) or `module:Name`.
 
     Exit code 0 when the task succeeds, 1 when it fails, 2 for usage or config errors.
     """
     options = flags.options(task)
     mode = "json" if as_json else "quiet" if quiet else None
-    code = start_and_follow(options, build_first=build_first, detach=detach, mode=mode)
+    code = start_and_follow(options, build_first=build_first, detach=detach, mode=mode, dashboard=with_dashboard)
     sys.exit(code)
 
 
 def start_and_follow(options: Any, *, build_first: bool = False, detach: bool = False, mode: str | None = None,
-                     needs_notebook: bool = False) -> int:
+                     needs_notebook: bool = False, dashboard: bool = False) -> int:
     """Plan, start and follow a run; return the exit code. Shared by `run` and `notebook run`
-    (``needs_notebook``: refuse an image built without notebook support before anything starts)."""
+    (``needs_notebook``: refuse an image built without notebook support before anything starts;
+    ``dashboard``: serve the dashboard while the run lasts, open at the run)."""
+    from cowait.cli.dashboard_cmd import run_dashboard
     from cowait.cli.output import error, info, result, to_json, warning
     from cowait.cli.project import build_project, open_project
     from cowait.cli.run_view import RunView
@@ -131,6 +137,11 @@ def start_and_follow(options: Any, *, build_first: bool = False, detach: bool = 
     from cowait.runs.plan import check_task_ref, plan_run
     from cowait.runs.record import RunRecord
 
+    if dashboard and detach:
+        from cowait.errors import UsageError
+
+        raise UsageError("--dashboard shows a run while this command follows it, and --detach does not follow",
+                         hint="watch a detached run with 'cowait dashboard'")
     project = open_project()
     cluster_name, engine = cluster_engine(project, options.cluster)
     check_task_ref(project, options.task, options.inputs)
@@ -160,9 +171,10 @@ def start_and_follow(options: Any, *, build_first: bool = False, detach: bool = 
                     info(f"detached; follow with 'cowait logs -f {root.id}{where}', "
                          f"stop with 'cowait kill {root.id}{where}'")
                 return 0
-            with RunView(root.id, mode) as view:
-                run.follow(view)
-            outcome = run.outcome()
+            with run_dashboard(project, root.id) if dashboard else contextlib.nullcontext():
+                with RunView(root.id, mode) as view:
+                    run.follow(view)
+                outcome = run.outcome()
     except KeyboardInterrupt:
         error(f"run {root.id} stopped; its containers are removed")
         return 130

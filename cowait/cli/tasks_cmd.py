@@ -174,7 +174,8 @@ def kill(task_ids: tuple[str, ...], cluster: str | None, kill_all: bool, all_pro
     """Stop runs or tasks (exact id or unique prefix) and remove their containers or pods."""
     from cowait.cli.output import result
     from cowait.errors import UsageError
-    from cowait.runs.lookup import record_of, resolve
+    from cowait.runs.control import stop
+    from cowait.runs.lookup import resolve
 
     if not task_ids and not (kill_all or all_projects):
         raise UsageError("name the tasks to kill, or use --all (this project's)")
@@ -196,14 +197,7 @@ def kill(task_ids: tuple[str, ...], cluster: str | None, kill_all: bool, all_pro
             raise UsageError(f"{found.task_id} is not running on {name}",
                              hint="see 'cowait ps' (and -c CLUSTER for another cluster)")
     for found in targets:
-        if found.is_root:
-            engine.remove_run(found.run_id)
-            record = record_of(found)
-            summary = record.summary()
-            if summary is not None and summary.get("status") == "running":
-                record.write_summary({**summary, "status": "stop", "ended": time.time()})
-        else:
-            engine.kill([found.task_id])
+        stop(engine, found)
         result(f"killed {found.task_id}")
 
 

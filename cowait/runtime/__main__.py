@@ -29,8 +29,7 @@ def main() -> int:
         sys.path.insert(0, workdir)
     node = Node(taskdef, decode(taskdef.inputs))
     set_node(node)
-    events.emit({"type": "init", "id": taskdef.id, "name": taskdef.name, "parent": taskdef.parent,
-                 "run": taskdef.run, "image": taskdef.image, "inputs": events.preview(taskdef.inputs)})
+    events.emit(taskdef.init_event(events.preview(taskdef.inputs)))
     try:
         from cowait.runtime.loader import load_task_class
 

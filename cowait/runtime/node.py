@@ -110,9 +110,7 @@ class Node:
         self.children[taskdef.id] = handle
         if self.slots.bounded:
             handle.status = "queued"
-            self._publish({"type": "init", "id": taskdef.id, "name": taskdef.name, "parent": taskdef.parent,
-                           "run": taskdef.run, "image": taskdef.image, "inputs": events.preview(taskdef.inputs),
-                           "queued": True})
+            self._publish(taskdef.init_event(events.preview(taskdef.inputs), queued=True))
             self._publish({"type": "status", "id": taskdef.id, "status": "queued"})
         with self._queued:
             self._queue.append(handle)

@@ -54,6 +54,14 @@ class TaskDefinition:
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
 
+    def init_event(self, inputs: Any, **extra: Any) -> dict[str, Any]:
+        """The ``init`` event of this task: who it is, its inputs (a preview) and the resources asked for."""
+        resources = {name: value for name in ("cpu", "cpu_limit", "memory", "memory_limit")
+                     if (value := getattr(self, name)) is not None}
+        event = {"type": "init", "id": self.id, "name": self.name, "parent": self.parent, "run": self.run,
+                 "image": self.image, "inputs": inputs, **extra}
+        return {**event, "resources": resources} if resources else event
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TaskDefinition":
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}

@@ -76,8 +76,7 @@ def _start_session_task():
     taskdef = TaskDefinition.from_environment()
     node = Node(taskdef, {})
     set_node(node)
-    events.emit({"type": "init", "id": taskdef.id, "name": taskdef.name, "parent": taskdef.parent,
-                 "run": taskdef.run, "image": taskdef.image, "inputs": {}})
+    events.emit(taskdef.init_event({}))
     events.emit({"type": "status", "id": taskdef.id, "status": "work"})
     return node
 

@@ -11,108 +11,13 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
-from tests.conftest import remove_project_objects
+from tests.scenarios.engines import Engine, core_api, run_id_of, tasks_of, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-KUBECONFIG = os.environ.get("COWAIT_TEST_KUBECONFIG")
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-@dataclass
-class Engine:
-    """A project built for one engine, and how to reach that engine."""
-
-    name: str
-    root: Path
-    image: str
-    args: list[str]  # the cluster flag of every command (none for the local engine)
-    namespace: str | None
-    run: Callable[..., subprocess.CompletedProcess]
-
-    def cowait(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        return self.run(*args, timeout=timeout)
-
-    def on(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        """A command on this engine (the cluster flag goes last: click takes options anywhere)."""
-        return self.run(*args, *self.args, timeout=timeout)
-
-
-def core_api():
-    from kubernetes import client, config
-
-    return client.CoreV1Api(config.new_client_from_config(config_file=KUBECONFIG))
-
-
-@pytest.fixture(scope="module", params=["docker", "kubernetes"])
-def engine(request, tmp_path_factory, registry):
-    """The tasks fixture plus a notebook and a test, built for the engine (pushed for the cluster)."""
-    kind = request.param
-    if kind == "kubernetes" and not KUBECONFIG:
-        pytest.skip("COWAIT_TEST_KUBECONFIG is not set: no cluster to run the scenarios on")
-    root = tmp_path_factory.mktemp(f"scenario-{kind}") / "project"
-    shutil.copytree(FIXTURES / "tasks", root)
-    shutil.copy(FIXTURES / "notebooks" / "square.ipynb", root / "square.ipynb")
-    shutil.copy(FIXTURES / "notebooks" / "leaves.ipynb", root / "leaves.ipynb")
-    (root / "test_square.py").write_text("from fanout import square\n\n\nasync def test_square():\n"
-                                         "    assert await square(x=7) == 49\n")
-    image = f"{registry}/cowait-scenario/{kind}-{uuid.uuid4().hex[:6]}"
-    namespace = None
-    clusters = ""
-    if kind == "kubernetes":
-        from kubernetes import client
-
-        namespace = f"cowait-scenario-{uuid.uuid4().hex[:6]}"
-        core_api().create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
-        clusters = (f"  clusters:\n    live:\n      type: kubernetes\n      kube_config_file: {KUBECONFIG}\n"
-                    f"      namespace: {namespace}\n")
-    (root / "cowait.yml").write_text(f"version: 1\ncowait:\n  image: {image}\n  environment:\n"
-                                     f"    FROM_CONFIG: config\n{clusters}")
-    env = {**os.environ, "HOME": str(root.parent)}
-
-    def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "cowait", *args], cwd=root, env=env, capture_output=True,
-                              text=True, timeout=timeout)
-
-    if kind == "kubernetes":
-        assert run("cluster", "setup", "live").returncode == 0
-    built = run("build", "--push", "-q")
-    assert built.returncode == 0, built.stderr[-3000:]
-    try:
-        yield Engine(kind, root, image, ["-c", "live"] if kind == "kubernetes" else [], namespace, run)
-    finally:
-        remove_project_objects(root, image)
-        if namespace:
-            core_api().delete_namespace(namespace)
-
-
-def run_id_of(done: subprocess.CompletedProcess) -> str:
-    """The root's id: the second word of the first line of the live view."""
-    return done.stderr.split()[1]
-
-
-def tasks_of(engine: Engine, run_id: str) -> list[dict[str, Any]]:
-    listed = engine.on("ps", "--json")
-    assert listed.returncode == 0, listed.stderr
-    return [row for row in json.loads(listed.stdout) if row["run"] == run_id]
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 120, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_fan_out_with_a_failing_child(engine: Engine):
     done = engine.on("run", "failing:parent", "-i", "message=scenario-boom")
     assert done.returncode == 1
