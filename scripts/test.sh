@@ -24,7 +24,10 @@ source scripts/provision/k8sim.sh
 start_k8sim .venv/bin/python
 
 set +e
-.venv/bin/python -m pytest "$@"
+# Two workers (COWAIT_TEST_WORKERS; 0 runs in this process): most tests wait on containers, pods
+# and downloads, so two run side by side on two cores; tests sharing fixtures stay on one worker
+# (tests/conftest.py groups them).
+.venv/bin/python -m pytest -n "${COWAIT_TEST_WORKERS:-2}" --dist loadgroup "$@"
 code=$?
 set -e
 exit "$code"

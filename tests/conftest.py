@@ -114,7 +114,7 @@ def remove_project_objects(root: Path, image: str) -> None:
     for container in client.containers.list(all=True, filters={"label": f"cowait.project_dir={root}"}):
         container.remove(force=True)
     for found in client.images.list(name=image):
-        client.images.remove(found.id, force=True)
+        client.images.remove(found.id, force=True, noprune=True)
 
 
 @pytest.fixture
@@ -133,7 +133,7 @@ def image_name(docker_client):
         for tag in image.tags:
             if tag.startswith(name + ":"):
                 try:
-                    docker_client.images.remove(tag, force=True)
+                    docker_client.images.remove(tag, force=True, noprune=True)
                 except Exception:
                     pass
 
@@ -232,3 +232,21 @@ def k8s_namespace():
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     yield name
     core.delete_namespace(name)
+
+
+# --- parallel runs (pytest-xdist, `--dist loadgroup`) -------------------------------------------
+HEAVY_FIRST = ("tests/scenarios/", "tests/e2e/test_lab.py", "tests/k8s_live/")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that share a module's (or the scenarios' package) fixtures run on one worker: each
+    module is a group, and a test parametrised by engine is grouped with that engine's tests, so
+    the Docker and the cluster halves run side by side. The longest groups are handed out first."""
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        scope = "tests/scenarios/" if path.startswith("tests/scenarios/") else path
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        engine = params.get("engine") or params.get("lab_engine")
+        item.add_marker(pytest.mark.xdist_group(f"{scope}[{engine}]" if engine else scope))
+    rank = {prefix: index for index, prefix in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: next((rank[p] for p in HEAVY_FIRST if item.nodeid.startswith(p)), len(HEAVY_FIRST)))

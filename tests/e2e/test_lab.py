@@ -168,7 +168,7 @@ def test_the_lab(lab_engine, user_install: UserInstall, tmp_path, registry, dock
 
     leftovers = docker_client.containers.list(all=True, filters={"label": f"cowait.project_dir={project}"})
     for found in docker_client.images.list(name=image):
-        docker_client.images.remove(found.id, force=True)
+        docker_client.images.remove(found.id, force=True, noprune=True)
     assert leftovers == []
     if lab_engine["namespace"]:
         from kubernetes import client, config

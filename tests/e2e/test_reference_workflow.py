@@ -112,6 +112,6 @@ def test_reference_workflow(tmp_path, docker_client, isolated_home):
         finally:
             leftovers = docker_client.containers.list(all=True, filters={"label": f"cowait.project_dir={project}"})
             for found in docker_client.images.list(name=image):
-                docker_client.images.remove(found.id, force=True)
+                docker_client.images.remove(found.id, force=True, noprune=True)
         assert leftovers == []
     print("\nreference workflow timings: " + ", ".join(f"{k}: {v:.1f}s" for k, v in timings.items()))

@@ -29,7 +29,7 @@ NOTEBOOK = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_min
 
 def remove_images(docker_client, name: str) -> None:
     for found in docker_client.images.list(name=name):
-        docker_client.images.remove(found.id, force=True)
+        docker_client.images.remove(found.id, force=True, noprune=True)
 
 
 def project_containers(docker_client, project: Path) -> list:

@@ -165,7 +165,7 @@ def test_push_to_a_real_registry_prints_the_digest(cowait, make_project, docker_
         assert again.stdout.strip() == digest_ref
     finally:
         for image in docker_client.images.list(name=name):
-            docker_client.images.remove(image.id, force=True)
+            docker_client.images.remove(image.id, force=True, noprune=True)
 
 
 def test_push_needs_a_registry_part(cowait, make_project):

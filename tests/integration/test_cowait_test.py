@@ -62,7 +62,7 @@ def test_project(make_project, docker_client):
                          "test_tasks.py": TESTS, "pytest.ini": "[pytest]\nmarkers =\n    slow: slow\n"})
     yield root
     for found in docker_client.images.list(name=image):
-        docker_client.images.remove(found.id, force=True)
+        docker_client.images.remove(found.id, force=True, noprune=True)
 
 
 def test_passing_suite_with_junit_report_on_the_host(cowait, test_project, docker_client, tmp_path):
@@ -109,7 +109,7 @@ def test_no_tests_is_a_clear_error(cowait, make_project, docker_client):
         assert "error: no tests found in" in result.stderr
     finally:
         for found in docker_client.images.list(name=image):
-            docker_client.images.remove(found.id, force=True)
+            docker_client.images.remove(found.id, force=True, noprune=True)
 
 
 def test_async_timeout_is_configurable(cowait, test_project):

@@ -72,7 +72,7 @@ def project(tmp_path_factory, registry, namespace):
     assert pushed.returncode == 0, pushed.stderr
     yield root, cowait
     for found in docker_client().images.list(name=image):
-        docker_client().images.remove(found.id, force=True)
+        docker_client().images.remove(found.id, force=True, noprune=True)
 
 
 def _exec(namespace: str, pod: str, container: str, command: list[str]) -> str:
