@@ -89,8 +89,6 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 def fixture_project(name: str, parent: Path, build: bool = True):
     """A copy of ``tests/fixtures/<name>`` under ``parent``, with an image name of its own, built;
     afterwards its containers (what a failed test may leave) and images are removed."""
-    from cowait.engine.docker.client import docker_client
-
     root = parent / "project"
     shutil.copytree(FIXTURES / name, root)
     image = f"cowait-test-{name}-{uuid.uuid4().hex[:6]}"

@@ -88,6 +88,9 @@ def lab_engine(request):
     return {"name": "docker", "args": [], "namespace": None}
 
 
+# The whole lab, builds with pandas included, is one test: 150 s alone, over 600 s when the other
+# worker runs the 1,000-subtask scenario beside it on two cores.
+@pytest.mark.timeout(1500)
 def test_the_lab(lab_engine, user_install: UserInstall, tmp_path, registry, docker_client):
     user = user_install
     cluster_args = lab_engine["args"]

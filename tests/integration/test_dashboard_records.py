@@ -128,3 +128,58 @@ def test_the_page_says_the_engine_is_down_and_shows_the_recorded_notebook(offlin
         screenshot(page, "engine-down-records")
         browser.close()
     assert not errors, errors
+
+
+WIDE = "wide-1a2b3c4d"
+
+
+def write_wide_record(project: Path, children: int = 1000) -> None:
+    """A recorded fan-out of ``children`` subtasks, the last one failed."""
+    record = project / ".cowait" / "runs" / WIDE
+    record.mkdir(parents=True)
+    start = time.time() - 600
+    events = [{"type": "init", "id": WIDE, "name": "queued:many", "parent": None, "inputs": {}, "ts": start}]
+    for i in range(children):
+        child = f"echo-{i:08x}"
+        events.append({"type": "init", "id": child, "name": "queued:echo", "parent": WIDE, "inputs": {"i": i}, "ts": start + 1})
+        if i == children - 1:
+            events.append({"type": "fail", "id": child, "error": {"type": "ValueError", "message": "last",
+                                                                  "traceback": "ValueError: last"}, "ts": start + 2})
+        else:
+            events.append({"type": "return", "id": child, "result": i, "ts": start + 2})
+    events.append({"type": "fail", "id": WIDE, "error": {"type": "TaskError", "message": "a child failed"}, "ts": start + 3})
+    (record / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    (record / "run.json").write_text(json.dumps({"id": WIDE, "task": "queued:many", "status": "fail", "engine": "docker",
+                                                 "started": start, "ended": start + 3}))
+
+
+def test_a_thousand_subtasks_show_as_counts_and_the_tree_works_from_the_keyboard(tmp_path: Path, offline_board: str):
+    from playwright.sync_api import sync_playwright
+
+    project = Path(offline_board_project(offline_board))
+    write_wide_record(project)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(offline_board + f"#run={WIDE}")
+        counts = page.locator(".group-counts").first
+        counts.wait_for()
+        assert counts.inner_text() == "1000 subtasks: 999 done · 1 fail"
+        assert page.locator("#tree button.task").count() == 1  # a wide level starts collapsed
+        root = page.locator(f'#tree button.task[data-task="{WIDE}"]')
+        root.focus()
+        page.keyboard.press("ArrowRight")  # expand: at most 100 shown, failures first
+        page.wait_for_function("() => document.querySelectorAll('#tree button.task').length === 101")
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+        assert page.locator("#error-text").inner_text() == "ValueError: last"
+        page.locator("button.more").click()
+        page.wait_for_function("() => document.querySelectorAll('#tree button.task').length === 1001")
+        screenshot(page, "thousand-subtasks")
+        browser.close()
+
+
+def offline_board_project(url: str) -> str:
+    """The project folder the dashboard at ``url`` shows."""
+    base, token = url.split("/?token=")
+    return json.loads(get(base + "/api/runs", Authorization=f"Bearer {token}")[2])["project"]
