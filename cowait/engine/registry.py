@@ -38,7 +38,8 @@ def installed_engines() -> dict[str, str]:
 
 def engine_class(name: str) -> type:
     """The class of the engine registered as ``name``."""
-    target = installed_engines().get(name)
+    # a built-in one is known without reading every installed package's entry points
+    target = BUILTIN.get(name) or installed_engines().get(name)
     if target is None:
         if name == "api":
             raise ConfigError("clusters of type 'api' (the original Cowait's agent) are not supported",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -28,11 +29,23 @@ def environment(kind: str):
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
+        auto_reload=False,  # shipped files: no stat of the file on every render
     )
     env.filters["q"] = compose_quote
     return env
 
 
+_loading = threading.Lock()
+
+
+def template(kind: str, name: str):
+    """The compiled ``templates/<kind>/<name>``, compiled once per process: the threads of a
+    fan-out render pods at once, and would each compile it (tens of milliseconds each) if they
+    asked together first."""
+    with _loading:
+        return environment(kind).get_template(name)
+
+
 def render(kind: str, name: str, **context: Any) -> str:
     """Render ``templates/<kind>/<name>`` with ``context``."""
-    return environment(kind).get_template(name).render(**context)
+    return template(kind, name).render(**context)

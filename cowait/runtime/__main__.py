@@ -29,6 +29,8 @@ def main() -> int:
         sys.path.insert(0, workdir)
     node = Node(taskdef, decode(taskdef.inputs))
     set_node(node)
+    if taskdef.parent is None:  # a run's root: most spawn subtasks, and a leaf must not pay for this
+        node.warm()
     events.emit(taskdef.init_event(events.preview(taskdef.inputs)))
     try:
         from cowait.runtime.loader import load_task_class
@@ -54,9 +56,10 @@ async def _execute_and_return(node: Any, cls: type) -> None:
     except Exception:
         await node.finish_after_result()
         raise
-    node.stop_children()
+    node.stop_children(remove_ended=False)
     events.emit({"type": "return", "id": node.taskdef.id, "result": result})
     events.emit({"type": "status", "id": node.taskdef.id, "status": "done"})
+    node.remove_ended()  # the result is out: the parent goes on while this removes
     await node.finish_after_result()
 
 

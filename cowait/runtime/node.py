@@ -13,6 +13,7 @@ from typing import Any
 
 from cowait.errors import TaskError
 from cowait.runtime import events
+from cowait.runtime.reaper import Reaper
 from cowait.runtime.remote import RemoteTask
 from cowait.runtime.slots import Slots
 from cowait.runtime.taskdef import TaskDefinition, new_task_id
@@ -35,7 +36,8 @@ class Node:
     Subtasks wait in a queue, in the order they were made, until the node's grant of slots
     (``cowait.runtime.slots``) has room; one dispatcher thread starts them. Each running subtask
     has a watcher thread: it starts the container, follows its stream (acting on its events and
-    forwarding them upstream), waits for its exit, removes it and frees its slots.
+    forwarding them upstream), waits for its exit and frees its slots. Ended subtasks are removed
+    in batches between bursts of starts (``cowait.runtime.reaper``), the rest when the node stops.
 
     ``own_slot``: the node's code runs in one of its slots (a subtask's does; a run's root and an
     interactive notebook kernel do not).
@@ -56,6 +58,7 @@ class Node:
         self._queued = threading.Condition()
         self._dispatcher: threading.Thread | None = None
         self._after_result: list[Any] = []
+        self.reaper = Reaper(lambda task_id, subtree: self.engine.remove(task_id, subtree=subtree))
 
     @property
     def engine(self):
@@ -64,6 +67,21 @@ class Node:
 
             self._engine = get_engine(self.taskdef.engine, self.taskdef.engine_options)
         return self._engine
+
+    def warm(self) -> threading.Thread:
+        """Get the engine ready for subtasks in a background thread (a run's root does this as it
+        starts: its first spawn then finds the engine's client loaded and connected)."""
+        def warm_up() -> None:
+            try:
+                warm = getattr(self.engine, "warm", None)
+                if warm is not None:
+                    warm()
+            except Exception:  # noqa: BLE001 - the first spawn reports what is wrong
+                log.debug("warming up the engine failed", exc_info=True)
+
+        thread = threading.Thread(target=warm_up, name="warm-engine", daemon=True)
+        thread.start()
+        return thread
 
     def child_definition(self, ref: str, inputs: dict[str, Any], *, id: str | None = None, image: str | None = None,
                          env: dict[str, str] | None = None, volumes: list[dict[str, Any]] | None = None,
@@ -160,8 +178,13 @@ class Node:
         child = handle.taskdef
         outcome: dict[str, Any] = {}
         try:
-            self.engine.start(child)
-            for line in self.engine.follow(child.id):
+            self.reaper.starting()
+            try:
+                self.engine.start(child)
+                lines = self.engine.follow(child.id)  # returns once the container runs
+            finally:
+                self.reaper.started()
+            for line in lines:
                 self._on_line(handle, line, outcome)
             if "result" not in outcome and "error" not in outcome:
                 code, reason = self.engine.wait(child.id)
@@ -175,12 +198,9 @@ class Node:
                 handle._set_result(outcome["result"])
             else:
                 handle._set_error(outcome.get("error") or TaskError(child.id, "TaskLost", "lost"))
-            try:
-                # a child that returned or failed by itself has removed its own subtasks
-                ended_itself = "result" in outcome or outcome.get("reported", False)
-                self.engine.remove(child.id, subtree=not ended_itself)
-            except Exception:  # noqa: BLE001 - the run's removal sweeps what is left
-                log.debug("could not remove subtask %s", child.id, exc_info=True)
+            # a child that returned or failed by itself has removed its own subtasks
+            ended_itself = "result" in outcome or outcome.get("reported", False)
+            self.reaper.add(child.id, subtree=not ended_itself)
             self.slots.give_back(grant)
 
     def _on_line(self, handle: RemoteTask, line: str, outcome: dict[str, Any]) -> None:
@@ -248,9 +268,9 @@ class Node:
         except Exception:  # noqa: BLE001 - stopping anyway
             log.debug("could not kill subtask %s", task_id, exc_info=True)
 
-    def stop_children(self) -> None:
+    def stop_children(self, remove_ended: bool = True) -> None:
         """Stop and remove every subtask still running (and their subtasks); those still queued
-        never start."""
+        never start. ``remove_ended``: also remove the ended ones now (else ``remove_ended()``)."""
         with self._queued:
             self._stopping = True
             queued = list(self._queue)
@@ -270,3 +290,9 @@ class Node:
                 list(pool.map(self._kill_quietly, running))
         for thread in self._threads:
             thread.join(timeout=10)
+        if remove_ended:
+            self.remove_ended()
+
+    def remove_ended(self) -> None:
+        """Remove the ended subtasks still waiting for removal; return when they are gone."""
+        self.reaper.flush()

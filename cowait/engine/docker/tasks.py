@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+import threading
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -62,14 +63,20 @@ class DockerTaskEngine(DockerRuns):
     def __init__(self, options: dict[str, Any] | None = None, client: Any = None) -> None:
         self.options = dict(options or {})
         self._client = client
+        self._client_lock = threading.Lock()
 
     @property
     def client(self):
-        if self._client is None:
-            from cowait.engine.docker.client import docker_client
+        with self._client_lock:  # the warm-up thread and the first spawns may ask at once
+            if self._client is None:
+                from cowait.engine.docker.client import docker_client
 
-            self._client = docker_client()
+                self._client = docker_client()
         return self._client
+
+    def warm(self) -> None:
+        """Connect to the engine (the SDK's import and a ping)."""
+        self.client
 
     @property
     def api(self):

@@ -105,8 +105,13 @@ def fileshare_spec(taskdef: TaskDefinition) -> dict[str, Any] | None:
             "command": agent_command(bool(share.get("read_only")))}
 
 
+# libyaml's parser where PyYAML has it: a tenth of the pure-Python one's time on every subtask's pod
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def pod_manifest(taskdef: TaskDefinition, owner: dict[str, str] | None = None) -> dict[str, Any]:
-    return yaml.safe_load(pod_yaml(taskdef, owner))
+    """The Pod of ``taskdef`` as the API takes it (the rendered YAML, parsed)."""
+    return yaml.load(pod_yaml(taskdef, owner), Loader=SAFE_LOADER)
 
 
 def rbac_yaml(namespace: str, service_account: str, router: str | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from typing import Any, Iterator
 
 from cowait.engine import labels as L
@@ -35,15 +36,28 @@ class KubernetesTaskEngine(KubernetesRuns):
         self._context = options.get("context")
         self._config_file = options.get("kube_config_file")
         self._api = None
+        self._api_lock = threading.Lock()
+        self._owner_lock = threading.Lock()
         self._own_pod: dict[str, str] | None = None
 
     @property
     def core(self):
-        if self._api is None:
-            from kubernetes import client
+        with self._api_lock:  # the warm-up thread and the first spawns may ask at once
+            if self._api is None:
+                from kubernetes import client
 
-            self._api = client.CoreV1Api(api_client(self._context, self._config_file))
+                self._api = client.CoreV1Api(api_client(self._context, self._config_file))
         return self._api
+
+    def warm(self) -> None:
+        """Load the client (its API module alone costs about half a second of CPU) and the
+        configuration, look up this pod (the owner of subtasks), and compile the pod template."""
+        from kubernetes import watch  # noqa: F401 - loaded for the first subtask's watch
+
+        from cowait.render.templates import template
+
+        self.owner()
+        template("k8s", "pod.yaml.j2")
 
     def stream_api(self):
         """A CoreV1Api of its own for websocket streams: the client's stream helpers swap the
@@ -73,10 +87,11 @@ class KubernetesTaskEngine(KubernetesRuns):
     # --- start ----------------------------------------------------------------------------
     def owner(self) -> dict[str, str] | None:
         """The pod this process runs in: the owner of the subtasks it starts (None outside a cluster)."""
-        if self._own_pod is None and in_cluster():
-            name = os.environ.get("HOSTNAME") or socket.gethostname()
-            pod = self.core.read_namespaced_pod(name, self.namespace)
-            self._own_pod = {"name": pod.metadata.name, "uid": pod.metadata.uid}
+        with self._owner_lock:  # looked up once, not by each of a fan-out's first spawns
+            if self._own_pod is None and in_cluster():
+                name = os.environ.get("HOSTNAME") or socket.gethostname()
+                pod = self.core.read_namespaced_pod(name, self.namespace)
+                self._own_pod = {"name": pod.metadata.name, "uid": pod.metadata.uid}
         return self._own_pod
 
     def manifest(self, taskdef: TaskDefinition) -> dict[str, Any]:
