@@ -45,11 +45,6 @@ class TaskEngine(Protocol):
     local: bool
 
     # --- the task half ---------------------------------------------------------------------
-    def warm(self) -> None:
-        """Get ready to start subtasks (connect, load what starting one needs), so that the first
-        spawn does not pay for it; the runtime calls it in the background as a run's root starts.
-        Failures are left for the first real call to report."""
-
     def start(self, taskdef: "TaskDefinition") -> None:
         """Start the task's container (a subtask is owned by, and removed with, its parent)."""
 

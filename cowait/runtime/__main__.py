@@ -29,8 +29,6 @@ def main() -> int:
         sys.path.insert(0, workdir)
     node = Node(taskdef, decode(taskdef.inputs))
     set_node(node)
-    if taskdef.parent is None:  # a run's root: most spawn subtasks, and a leaf must not pay for this
-        node.warm()
     events.emit(taskdef.init_event(events.preview(taskdef.inputs)))
     try:
         from cowait.runtime.loader import load_task_class

@@ -68,21 +68,6 @@ class Node:
             self._engine = get_engine(self.taskdef.engine, self.taskdef.engine_options)
         return self._engine
 
-    def warm(self) -> threading.Thread:
-        """Get the engine ready for subtasks in a background thread (a run's root does this as it
-        starts: its first spawn then finds the engine's client loaded and connected)."""
-        def warm_up() -> None:
-            try:
-                warm = getattr(self.engine, "warm", None)
-                if warm is not None:
-                    warm()
-            except Exception:  # noqa: BLE001 - the first spawn reports what is wrong
-                log.debug("warming up the engine failed", exc_info=True)
-
-        thread = threading.Thread(target=warm_up, name="warm-engine", daemon=True)
-        thread.start()
-        return thread
-
     def child_definition(self, ref: str, inputs: dict[str, Any], *, id: str | None = None, image: str | None = None,
                          env: dict[str, str] | None = None, volumes: list[dict[str, Any]] | None = None,
                          inherit_env: bool = True, inherit_volumes: bool = True,

@@ -67,16 +67,12 @@ class DockerTaskEngine(DockerRuns):
 
     @property
     def client(self):
-        with self._client_lock:  # the warm-up thread and the first spawns may ask at once
+        with self._client_lock:  # the first spawns of a fan-out ask at once: one client, imported once
             if self._client is None:
                 from cowait.engine.docker.client import docker_client
 
                 self._client = docker_client()
         return self._client
-
-    def warm(self) -> None:
-        """Connect to the engine (the SDK's import and a ping)."""
-        self.client
 
     @property
     def api(self):

@@ -42,22 +42,13 @@ class KubernetesTaskEngine(KubernetesRuns):
 
     @property
     def core(self):
-        with self._api_lock:  # the warm-up thread and the first spawns may ask at once
+        with self._api_lock:  # the first spawns of a fan-out ask at once: one client, imported once
             if self._api is None:
                 from kubernetes import client
 
                 self._api = client.CoreV1Api(api_client(self._context, self._config_file))
         return self._api
 
-    def warm(self) -> None:
-        """Load the client (its API module alone costs about half a second of CPU) and the
-        configuration, look up this pod (the owner of subtasks), and compile the pod template."""
-        from kubernetes import watch  # noqa: F401 - loaded for the first subtask's watch
-
-        from cowait.render.templates import template
-
-        self.owner()
-        template("k8s", "pod.yaml.j2")
 
     def stream_api(self):
         """A CoreV1Api of its own for websocket streams: the client's stream helpers swap the
