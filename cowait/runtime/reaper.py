@@ -21,7 +21,7 @@ log = logging.getLogger("cowait.runtime")
 
 QUIET = 1.0  # seconds with no subtask starting after which the ended subtasks are removed
 BATCH = 64  # this many waiting are removed even while starts go on
-WORKERS = 8  # removals at once
+WORKERS = 8  # removals at once when the node stops (its thread removes one at a time)
 
 
 class Reaper:
@@ -64,7 +64,7 @@ class Reaper:
         with self._changed:
             batch, self._waiting = self._waiting, []
             self._busy += len(batch)
-        self._remove_all(batch)
+        self._remove_all(batch, workers=WORKERS)
         deadline = time.monotonic() + timeout
         with self._changed:  # removals the thread had already taken
             while self._busy and time.monotonic() < deadline:
@@ -83,16 +83,17 @@ class Reaper:
                         self._changed.wait()
                 batch, self._waiting = self._waiting, []
                 self._busy += len(batch)
-            self._remove_all(batch)
+            self._remove_all(batch, workers=1)  # no more threads while the run goes on
 
-    def _remove_all(self, batch: list[tuple[str, bool]]) -> None:
+    def _remove_all(self, batch: list[tuple[str, bool]], workers: int) -> None:
         if not batch:
             return
         try:
-            if len(batch) == 1:
-                self._remove_one(batch[0])
+            if len(batch) == 1 or workers == 1:
+                for item in batch:
+                    self._remove_one(item)
             else:
-                with ThreadPoolExecutor(max_workers=min(WORKERS, len(batch))) as pool:
+                with ThreadPoolExecutor(max_workers=min(workers, len(batch))) as pool:
                     list(pool.map(self._remove_one, batch))
         finally:
             with self._changed:
