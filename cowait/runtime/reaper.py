@@ -89,7 +89,7 @@ class Reaper:
         if not batch:
             return
         try:
-            if workers == 1 or len(batch) == 1:
+            if len(batch) == 1 or workers == 1:
                 for item in batch:
                     self._remove_one(item)
             else:

@@ -49,6 +49,7 @@ class KubernetesTaskEngine(KubernetesRuns):
                 self._api = client.CoreV1Api(api_client(self._context, self._config_file))
         return self._api
 
+
     def stream_api(self):
         """A CoreV1Api of its own for websocket streams: the client's stream helpers swap the
         request function of the ApiClient they use, which must not be one other threads share."""
