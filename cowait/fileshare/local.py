@@ -188,22 +188,28 @@ def _unmount(folder: Path) -> None:
 
 
 def _stdout_frames(sock: Any) -> Iterator[bytes]:
-    """The stdout of a non-tty ``docker exec`` stream: Docker multiplexes it in frames of an 8-byte
-    header (stream, 3 zero bytes, big-endian length) and a payload. Read in large blocks (docker-py's
+    """The stdout of a non-tty ``docker exec`` stream, in order, in chunks of any size. Docker
+    multiplexes it in frames of an 8-byte header (stream, 3 zero bytes, big-endian length) and a
+    payload. Read in large blocks, and the stdout payloads of one block leave as one chunk (docker-py's
     own demux reads and selects per frame, which costs more than the transfer on bulk reads)."""
-    buffer = bytearray()
+    rest = b""
     while True:
         block = sock.recv(1 << 20)
         if not block:
             return
-        buffer += block
-        while len(buffer) >= 8:
-            size = int.from_bytes(buffer[4:8], "big")
-            if len(buffer) < 8 + size:
+        data = rest + block if rest else block
+        view = memoryview(data)
+        payloads, pos, size = [], 0, len(data)
+        while size - pos >= 8:
+            length = int.from_bytes(view[pos + 4:pos + 8], "big")
+            if size - pos - 8 < length:
                 break
-            if buffer[0] == 1:
-                yield bytes(buffer[8:8 + size])
-            del buffer[:8 + size]
+            if data[pos] == 1 and length:
+                payloads.append(view[pos + 8:pos + 8 + length])
+            pos += 8 + length
+        rest = data[pos:]
+        if payloads:
+            yield b"".join(payloads)
 
 
 def _run(command: list[str]) -> None:

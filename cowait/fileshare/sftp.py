@@ -4,6 +4,7 @@ plain byte stream, jailed to one folder, optionally read-only and with hidden pa
 from __future__ import annotations
 
 import asyncio
+import collections
 import errno
 import fnmatch
 import functools
@@ -17,8 +18,9 @@ from typing import Any, AsyncIterator, Callable, Iterable
 
 import asyncssh
 from asyncssh.sftp import (FXF_APPEND, FXF_CREAT, FXF_EXCL, FXF_READ, FXF_TRUNC, FXF_WRITE, SFTPAttrs,
-                           SFTPName, SFTPServer, run_sftp_server)
+                           SFTPName, SFTPServer)
 
+from cowait.fileshare.bulk import BulkSFTPHandler
 from cowait.fileshare.jail import Jail, normalize
 
 SFTP_VERSION = 3
@@ -240,7 +242,8 @@ class JailedSFTPServer(SFTPServer):
 
 
 class _Handle:
-    """An open file of a client: its descriptor (reads and writes are positional)."""
+    """An open file of a client: its descriptor (reads and writes are positional; the bulk path
+    reads and writes ``fd`` itself unless ``append``)."""
 
     def __init__(self, fd: int, append: bool) -> None:
         self.fd = fd
@@ -285,8 +288,66 @@ class _Channel:
         return self.closing
 
 
+class _Chunks:
+    """What the server reads: the chunks the stream's reader thread hands over, taken whole
+    (asyncio's StreamReader copies every byte into one buffer and out again)."""
+
+    def __init__(self) -> None:
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._eof = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        """Called in the loop's thread."""
+        if chunk:
+            self._chunks.append(chunk)
+            self._wake()
+
+    def feed_eof(self) -> None:
+        self._eof = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def _wait(self) -> None:
+        while not self._chunks and not self._eof:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    async def read(self, limit: int) -> bytes:
+        """What has arrived, up to ``limit`` bytes (a whole chunk may exceed it); b"" at the end."""
+        await self._wait()
+        if not self._chunks:
+            return b""
+        parts = [self._chunks.popleft()]
+        size = len(parts[0])
+        while self._chunks and size + len(self._chunks[0]) <= limit:
+            parts.append(self._chunks.popleft())
+            size += len(parts[-1])
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    async def readexactly(self, n: int) -> bytes:
+        parts, size = [], 0
+        while size < n:
+            await self._wait()
+            if not self._chunks:
+                raise asyncssh.misc.ConnectionLost("stream closed")
+            chunk = self._chunks.popleft()
+            if size + len(chunk) > n:
+                self._chunks.appendleft(chunk[n - size:])
+                chunk = chunk[:n - size]
+            parts.append(chunk)
+            size += len(chunk)
+        return b"".join(parts)
+
+
 class _Reader:
-    def __init__(self, stream: asyncio.StreamReader, channel: _Channel) -> None:
+    def __init__(self, stream: _Chunks, channel: _Channel) -> None:
         self.stream = stream
         self.channel = channel
         self.logger = channel.logger
@@ -295,10 +356,7 @@ class _Reader:
         return default
 
     async def readexactly(self, n: int) -> bytes:
-        try:
-            return await self.stream.readexactly(n)
-        except asyncio.IncompleteReadError as exc:
-            raise asyncssh.misc.ConnectionLost("stream closed") from exc
+        return await self.stream.readexactly(n)
 
 
 class _Writer:
@@ -343,14 +401,14 @@ class _Writer:
         return default
 
 
-async def serve(jail: Jail, reader: asyncio.StreamReader, send: Callable[[bytes], None],
+async def serve(jail: Jail, reader: _Chunks, send: Callable[[bytes], None],
                 close: Callable[[], None] = lambda: None, read_only: bool = False,
                 exclude: list[str] | None = None) -> None:
     """Serve SFTP for one client on a byte stream (``reader`` in, ``send`` out) until it closes."""
     channel = _Channel()
     server = JailedSFTPServer(channel, jail, read_only=read_only, exclude=exclude)
     try:
-        await run_sftp_server(server, _Reader(reader, channel), _Writer(send, close, channel), SFTP_VERSION)
+        await BulkSFTPHandler(server, _Reader(reader, channel), _Writer(send, close, channel), SFTP_VERSION).run()
     except (asyncssh.misc.ConnectionLost, ConnectionError, BrokenPipeError):
         pass
 
@@ -362,12 +420,12 @@ def serve_chunks(root: str, chunks: Iterable[bytes], send: Callable[[bytes], Non
     Blocks; runs its own event loop, so that each stream (a docker exec socket, an exec websocket)
     is served by a thread of the caller's process."""
     loop = asyncio.new_event_loop()
-    reader = asyncio.StreamReader(limit=2 ** 22, loop=loop)
+    reader = _Chunks()
 
     def pump() -> None:
         try:
             for chunk in chunks:
-                loop.call_soon_threadsafe(reader.feed_data, chunk)
+                loop.call_soon_threadsafe(reader.feed, chunk)
         except Exception:  # noqa: BLE001 - the stream broke: the client is gone
             log.debug("the file share's stream ended with an error", exc_info=True)
         finally:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cowait.fileshare.jail import Jail, JailError
+from tests.support.fileshare import SFTPWire
 
 pytestmark = pytest.mark.skipif(shutil.which("sftp") is None, reason="OpenSSH's sftp client is not installed")
 
@@ -125,52 +126,17 @@ def test_a_folder_swapped_for_a_link_during_an_operation_stays_inside(shared, tm
 def test_reads_at_the_end_and_refused_writes_get_their_status(shared):
     """On the wire: a READ gets its data, a READ at the end of the file EOF, and a WRITE to a file
     opened for reading a failure, never a silent OK."""
-    import queue
     import struct
-    import threading
 
-    from cowait.fileshare.sftp import serve_chunks
-
-    def request(kind: int, pktid: int, body: bytes) -> bytes:
-        return struct.pack(">IBI", len(body) + 5, kind, pktid) + body
-
-    def string(data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + data
-
-    requests: queue.Queue = queue.Queue()
-    received = bytearray()
-    replies: dict[int, tuple[int, bytes]] = {}
-    arrived = threading.Condition()
-
-    def send(data) -> None:
-        with arrived:
-            received.extend(data)
-            while len(received) >= 4 and len(received) - 4 >= struct.unpack_from(">I", received)[0]:
-                size = struct.unpack_from(">I", received)[0]
-                kind, pktid = received[4], struct.unpack_from(">I", received, 5)[0]
-                replies[pktid if kind != 2 else -1] = (kind, bytes(received[9:4 + size]))
-                del received[:4 + size]
-            arrived.notify_all()
-
-    def reply(pktid: int) -> tuple[int, bytes]:
-        with arrived:
-            assert arrived.wait_for(lambda: pktid in replies, timeout=10), replies
-            return replies[pktid]
-
-    threading.Thread(target=serve_chunks, args=(str(shared), iter(requests.get, None), send), daemon=True).start()
-    requests.put(struct.pack(">IBI", 5, 1, 3))  # INIT, version 3
-    reply(-1)
-    requests.put(request(3, 1, string(b"/a.txt") + struct.pack(">II", 1, 0)))  # OPEN for reading
-    kind, body = reply(1)
-    assert kind == 102
-    handle = string(body[4:])
-    requests.put(request(5, 2, handle + struct.pack(">QI", 0, 100)))  # READ
-    requests.put(request(5, 3, handle + struct.pack(">QI", 100, 100)))  # READ past the end
-    requests.put(request(6, 4, handle + struct.pack(">Q", 0) + string(b"no")))  # WRITE to a read-only handle
-    assert reply(2) == (103, string(b"hello\n"))  # DATA
-    kind, body = reply(3)
+    wire = SFTPWire(str(shared))
+    handle = wire.open(1, b"/a.txt", 1)  # for reading
+    wire.send(wire.packet(5, 2, handle + struct.pack(">QI", 0, 100)))  # READ
+    wire.send(wire.packet(5, 3, handle + struct.pack(">QI", 100, 100)))  # READ past the end
+    wire.send(wire.packet(6, 4, handle + struct.pack(">Q", 0) + wire.string(b"no")))  # WRITE to a read-only handle
+    assert wire.reply(2) == (103, wire.string(b"hello\n"))  # DATA
+    kind, body = wire.reply(3)
     assert kind == 101 and struct.unpack(">I", body[:4])[0] == 1  # STATUS EOF
-    kind, body = reply(4)
+    kind, body = wire.reply(4)
     assert kind == 101 and struct.unpack(">I", body[:4])[0] not in (0, 1)  # STATUS failure
-    requests.put(None)
+    wire.close()
     assert (shared / "a.txt").read_text() == "hello\n"
