@@ -13,6 +13,7 @@ machine (a cluster of ``type: myengine`` in cowait.yml, with its own keys) and f
 from __future__ import annotations
 
 import importlib
+import threading
 from typing import TYPE_CHECKING, Any
 
 from cowait.errors import ConfigError
@@ -26,6 +27,9 @@ BUILTIN = {
 }
 ENTRY_POINT_GROUP = "cowait.engines"
 _instances: dict[str, Any] = {}
+# A fan-out's first spawns ask at once, from their own threads: they must get one instance (one client,
+# one own-pod lookup, one watch of the children), not one each.
+_instances_lock = threading.Lock()
 
 
 def installed_engines() -> dict[str, str]:
@@ -56,14 +60,16 @@ def get_engine(name: str, options: dict[str, Any] | None = None) -> "TaskEngine"
     options = options or {}
     key = "/".join(str(options.get(k) or "") for k in ("namespace", "context", "kube_config_file"))
     key = f"{name}/{key}"
-    if key not in _instances:
-        _instances[key] = engine_class(name)(options)
-    return _instances[key]
+    with _instances_lock:
+        if key not in _instances:
+            _instances[key] = engine_class(name)(options)
+        return _instances[key]
 
 
 def engine_for_cluster(cluster: Any) -> "TaskEngine":
     """The engine of a cluster of cowait.yml (its ``type:``), built from the cluster's settings."""
     key = f"cluster/{cluster.type}/{cluster.model_dump_json()}"
-    if key not in _instances:
-        _instances[key] = engine_class(cluster.type).from_cluster(cluster)
-    return _instances[key]
+    with _instances_lock:
+        if key not in _instances:
+            _instances[key] = engine_class(cluster.type).from_cluster(cluster)
+        return _instances[key]

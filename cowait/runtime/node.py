@@ -62,7 +62,7 @@ class Node:
 
     @property
     def engine(self):
-        if self._engine is None:
+        if self._engine is None:  # the registry hands every thread the same instance
             from cowait.engine.registry import get_engine
 
             self._engine = get_engine(self.taskdef.engine, self.taskdef.engine_options)
