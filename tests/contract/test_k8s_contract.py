@@ -238,3 +238,51 @@ def test_a_pod_security_refusal_of_the_sidecar_says_what_to_do(cluster, engine):
         f"cannot create pod job-1a2b3c4d: {message} (the file share's sidecar runs privileged (FUSE); allow "
         f"privileged pods in namespace {NAMESPACE} (label pod-security.kubernetes.io/enforce=privileged) or start "
         "the notebook with --share off)")
+
+
+def test_a_parent_watches_its_subtasks_with_one_watch(cluster, engine):
+    """Three subtasks started, seen running and finished through one list and one watch of the
+    parent's children (label cowait.parent), not a list and a watch per child."""
+    from kubernetes import client
+
+    engine._own_pod = {"name": "parent-00000000", "uid": "0d9c2c36-4b7e-4c5c-9d0e-0a1b2c3d4e5f"}
+    names = [f"child-{index}0000000" for index in range(3)]
+    for name in names:
+        engine.start(task(id=name, parent="parent-00000000"))
+    configuration = client.Configuration()
+    configuration.host = cluster.url
+    other = client.CoreV1Api(client.ApiClient(configuration))
+
+    def state(kind: str, detail: dict) -> dict:
+        return {"status": {"phase": "Running" if kind == "running" else "Succeeded", "containerStatuses": [{
+            "name": "task", "ready": kind == "running", "restartCount": 0, "image": "x", "imageID": "",
+            "state": {kind: detail}}]}}
+
+    def progress() -> None:
+        import time
+
+        time.sleep(0.3)
+        for name in names:
+            other.patch_namespaced_pod_status(name, NAMESPACE, state("running", {"startedAt": "2026-01-01T00:00:00Z"}))
+        time.sleep(0.3)
+        for index, name in enumerate(names):
+            other.patch_namespaced_pod_status(name, NAMESPACE, state("terminated", {
+                "exitCode": index, "startedAt": "2026-01-01T00:00:00Z", "finishedAt": "2026-01-01T00:00:01Z"}))
+
+    threading.Thread(target=progress, daemon=True).start()
+    codes: dict[str, int] = {}
+
+    def follow(name: str) -> None:
+        assert engine.wait_started(name).metadata.name == name
+        codes[name] = engine.wait(name)[0]
+
+    threads = [threading.Thread(target=follow, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert codes == {name: index for index, name in enumerate(names)}
+    reads = [r for r in cluster.requests() if r.method.value == "GET" and r.url.path.endswith("/pods")]
+    assert reads and all(r.params.get("labelSelector") == "cowait.parent=parent-00000000" for r in reads), \
+        [dict(r.params) for r in reads]
+    assert len([r for r in reads if r.params.get("watch") == "true"]) == 1

@@ -11,6 +11,7 @@ from cowait.engine import labels as L
 from cowait.engine.kubernetes import failures
 from cowait.engine.info import TaskInfo
 from cowait.engine.kubernetes.client import api_client, current_namespace, in_cluster
+from cowait.engine.kubernetes.podwatch import ChildWatch
 from cowait.engine.kubernetes.runs import KubernetesRuns, cluster_options
 from cowait.errors import EngineError, EngineForbidden, EngineUnavailable, TaskGone, TaskStartFailed
 from cowait.runtime.events import split_lines
@@ -39,6 +40,7 @@ class KubernetesTaskEngine(KubernetesRuns):
         self._api_lock = threading.Lock()
         self._owner_lock = threading.Lock()
         self._own_pod: dict[str, str] | None = None
+        self._watches: dict[str, ChildWatch] = {}  # by parent task: one watch of its children
 
     @property
     def core(self):
@@ -96,11 +98,27 @@ class KubernetesTaskEngine(KubernetesRuns):
 
     def start(self, taskdef: TaskDefinition) -> None:
         """Create the pod of ``taskdef`` (owned by this process's pod when it is a subtask)."""
-        body = self.manifest(taskdef)
+        self._create(taskdef, self.manifest(taskdef))
+
+    def _create(self, taskdef: TaskDefinition, body: dict[str, Any]) -> None:
+        watch = self._child_watch(taskdef.parent) if taskdef.parent else None
+        if watch is not None:
+            watch.expect(taskdef.id)
         try:
             self.core.create_namespaced_pod(self.namespace, body)
         except Exception as exc:  # noqa: BLE001 - translated
+            if watch is not None:
+                watch.forget(taskdef.id)
             raise self._fail(exc, f"cannot create pod {taskdef.id}") from exc
+
+    def _child_watch(self, parent: str) -> ChildWatch:
+        with self._api_lock:
+            found = self._watches.get(parent)
+        if found is None:
+            core = self.core
+            with self._api_lock:
+                found = self._watches.setdefault(parent, ChildWatch(core, self.namespace, f"{L.PARENT}={parent}"))
+        return found
 
     def start_image(self, taskdef: TaskDefinition, command: list[str] | str | None, env: dict[str, str]) -> None:
         """Create a pod of any image (not a cowait task) as a subtask of this process's pod: the
@@ -116,10 +134,7 @@ class KubernetesTaskEngine(KubernetesRuns):
         container["env"] = [{"name": k, "value": v} for k, v in sorted(env.items())]
         if command is not None:
             container["args"] = shlex.split(command) if isinstance(command, str) else [str(c) for c in command]
-        try:
-            self.core.create_namespaced_pod(self.namespace, body)
-        except Exception as exc:  # noqa: BLE001 - translated
-            raise self._fail(exc, f"cannot create pod {taskdef.id}") from exc
+        self._create(taskdef, body)
 
     def ensure_image(self, image: str) -> None:
         """Nothing to do: the kubelet pulls the image (and a pull failure reaches the follower)."""
@@ -136,7 +151,17 @@ class KubernetesTaskEngine(KubernetesRuns):
 
     # --- watch ----------------------------------------------------------------------------
     def _watch_pod(self, name: str) -> Iterator[Any]:
-        """The pod now, then every change to it (a watch, not polling)."""
+        """The pod now, then every change to it (a watch, not polling): for a subtask this process
+        started, from the one watch of its parent's children."""
+        with self._api_lock:
+            watches = list(self._watches.values())
+        for watch in watches:
+            if watch.expects(name):
+                return watch.updates(name, self._watch_alone)
+        return self._watch_alone(name)
+
+    def _watch_alone(self, name: str) -> Iterator[Any]:
+        """One pod's own list and watch."""
         from kubernetes import watch
         from kubernetes.client.exceptions import ApiException
 
@@ -185,10 +210,19 @@ class KubernetesTaskEngine(KubernetesRuns):
 
     def wait(self, task_id: str) -> tuple[int, str]:
         """(exit code, reason in words) once the pod has finished."""
-        for pod in self._watch_pod(task_id):
-            if failures.is_finished(pod):
-                return failures.exit_reason(pod)
-        return -1, "was lost"
+        try:
+            for pod in self._watch_pod(task_id):
+                if failures.is_finished(pod):
+                    return failures.exit_reason(pod)
+            return -1, "was lost"
+        finally:
+            self._forget(task_id)
+
+    def _forget(self, task_id: str) -> None:
+        with self._api_lock:
+            watches = list(self._watches.values())
+        for watch in watches:
+            watch.forget(task_id)
 
     # --- cleanup --------------------------------------------------------------------------
     def remove(self, task_id: str, subtree: bool = True) -> None:
@@ -200,6 +234,7 @@ class KubernetesTaskEngine(KubernetesRuns):
         from kubernetes.client.exceptions import ApiException
 
         for task_id in task_ids:
+            self._forget(task_id)
             try:
                 self.core.delete_namespaced_pod(task_id, self.namespace, grace_period_seconds=2,
                                                 body=client.V1DeleteOptions(propagation_policy="Background"))
