@@ -7,7 +7,8 @@
 - on a cluster (``COWAIT_TEST_KUBECONFIG``, k8sim in CI): 32 subtask pods from one parent against
   32 bare pods created through the API, to completion (<= 1.2x); medians of three alternating rounds.
 
-The widths are ``BENCH_WIDTHS`` (default 8,32,128,512) to keep a quick run quick.
+The widths are ``BENCH_WIDTHS`` (default 8,32,128,512) to keep a quick run quick; ``BENCH_CLUSTER_ONLY=1``
+runs the cluster row alone.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ def _bare_runs(client, image: str, count: int, width: int) -> float:
 def main() -> list[dict]:
     import docker
 
+    if os.environ.get("BENCH_CLUSTER_ONLY"):  # the cluster row alone
+        return _cluster_fan_out()
     # 512 starts at once keep a 2-core engine busy for minutes: no request times out
     client = docker.from_env(max_pool_size=600, timeout=900)
     widths = [int(w) for w in os.environ.get("BENCH_WIDTHS", "8,32,128,512").split(",")]

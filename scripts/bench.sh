@@ -2,7 +2,8 @@
 # Run the benchmarks (`bench/`), every row in one run: provisions like scripts/test.sh, then starts
 # what the cluster rows need (the k8sim simulator unless COWAIT_TEST_KUBECONFIG names a cluster, and
 # an image registry unless COWAIT_TEST_REGISTRY names one the cluster pulls from).
-# Arguments name benchmarks, e.g. `bash scripts/bench.sh bench_scale`; BENCH_WIDTHS=8,32 shortens.
+# Arguments name benchmarks, e.g. `bash scripts/bench.sh bench_scale`; BENCH_WIDTHS=8,32 shortens, BENCH_CLUSTER_ONLY=1
+# runs only the scale benchmark's cluster row.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
