@@ -36,7 +36,8 @@ class Node:
     Subtasks wait in a queue, in the order they were made, until the node's grant of slots
     (``cowait.runtime.slots``) has room; one dispatcher thread starts them. Each running subtask
     has a watcher thread: it starts the container, follows its stream (acting on its events and
-    forwarding them upstream), waits for its exit and frees its slots. Ended subtasks are removed
+    forwarding them upstream) and waits for its exit. Its slots come back when it reports its end
+    (its result or failure), not when its process has tidied up and exits. Ended subtasks are removed
     in batches between bursts of starts (``cowait.runtime.reaper``), the rest when the node stops.
 
     ``own_slot``: the node's code runs in one of its slots (a subtask's does; a run's root and an
@@ -161,7 +162,7 @@ class Node:
     # --- watcher thread -------------------------------------------------------------------
     def _watch(self, handle: RemoteTask, grant: int | None = None) -> None:
         child = handle.taskdef
-        outcome: dict[str, Any] = {}
+        outcome: dict[str, Any] = {"grant": grant}
         try:
             self.reaper.starting()
             try:
@@ -173,6 +174,8 @@ class Node:
                 self._on_line(handle, line, outcome)
             if "result" not in outcome and "error" not in outcome:
                 code, reason = self.engine.wait(child.id)
+                self._recover_end(handle, outcome)
+            if "result" not in outcome and "error" not in outcome:
                 outcome["error"] = TaskError(child.id, "TaskLost", f"{reason} without returning a result")
                 self._publish({"type": "fail", "id": child.id, "error": outcome["error"].to_dict()})
         except Exception as exc:  # the engine failed: the child cannot run
@@ -186,7 +189,25 @@ class Node:
             # a child that returned or failed by itself has removed its own subtasks
             ended_itself = "result" in outcome or outcome.get("reported", False)
             self.reaper.add(child.id, subtree=not ended_itself)
-            self.slots.give_back(grant)
+            self._release(outcome)
+
+    def _recover_end(self, handle: RemoteTask, outcome: dict[str, Any]) -> None:
+        """The stream ended without the subtask's result or failure: read its whole output once
+        more, now that it has stopped, and take its end from there. (An engine's follow may close
+        as the container stops, before the last lines it wrote were passed on: seen on Docker
+        with 1,000 short subtasks, one of which exited 0 with its result missing from the stream.)"""
+        try:
+            lines = list(self.engine.read(handle.id))
+        except Exception:  # noqa: BLE001 - then it is lost, as the caller reports
+            log.debug("could not read the output of %s again", handle.id, exc_info=True)
+            return
+        ending = False
+        for line in lines:
+            _, event = events.parse_line(line)
+            if event is not None and event.get("id") == handle.id and event.get("type") in ("return", "fail"):
+                ending = True
+            if ending:
+                self._on_line(handle, line, outcome)
 
     def _on_line(self, handle: RemoteTask, line: str, outcome: dict[str, Any]) -> None:
         text, event = events.parse_line(line)
@@ -202,16 +223,25 @@ class Node:
 
                 outcome["result"] = decode(event.get("result"))
                 event = {**event, "result": events.preview(event.get("result"))}
+                self._release(outcome)  # first: the parent's code resumes with its slot free
                 handle._set_result(outcome["result"])  # resolve before the container exits
             elif kind == "fail":
                 error = event.get("error") or {}
                 outcome["error"] = TaskError(child_id, error.get("type", ""), error.get("message", ""),
                                              error.get("traceback", ""))
                 outcome["reported"] = True
+                self._release(outcome)
                 handle._set_error(outcome["error"])
             elif kind == "status":
                 handle._set_status(event.get("status", ""))
         self._publish(event)
+
+    def _release(self, outcome: dict[str, Any]) -> None:
+        """Give a subtask's slots back once it has reported its end: it stopped its own subtasks
+        before that, and what its process does until it exits (a notebook's kernel shutting down,
+        removing its ended subtasks) is tidying up, which must not hold the next subtask back."""
+        if "grant" in outcome:
+            self.slots.give_back(outcome.pop("grant"))
 
     def _publish(self, event: dict[str, Any]) -> None:
         events.emit(event)

@@ -10,6 +10,10 @@ Why this cannot deadlock: every slot is held either by running code or by a subt
 waits holds none of its own, so its grant always has room for at least one of its subtasks, and a
 subtask with one slot can run its own subtasks one at a time. By induction on the depth of the
 tree, every subtask that starts ends, and frees its slots for the next one in the queue.
+
+A subtask's slots come back when it reports its end (result or failure), which it does after
+stopping its own subtasks: what its process does after that (a notebook's kernel shutting down,
+ended subtasks being removed) is tidying up, and does not hold the next subtask in the queue back.
 """
 
 from __future__ import annotations

@@ -332,3 +332,29 @@ def test_network_per_task_gives_subtasks_their_own_namespace(cowait, project, do
     finally:
         config.write_text(original)
         cowait("kill", "--all", cwd=project)
+
+
+def test_a_result_the_followed_stream_missed_is_read_again_once_the_subtask_stopped(docker_client):
+    # The engine's follow can close as a container stops, before its last lines were passed on
+    # (seen once in 1,000 subtasks). The parent then reads the stopped container's output again.
+    from cowait.runtime.events import MARKER
+    from cowait.runtime.node import Node
+    from cowait.runtime.remote import RemoteTask
+    from cowait.runtime.taskdef import TaskDefinition
+
+    child = TaskDefinition(id=f"echo-{os.getpid()}-{time.time_ns() % 10**8}", name="echo", run="recover",
+                           image="python:3.11-slim", parent="parent")
+    lines = ["partial output", MARKER + json.dumps({"type": "return", "id": child.id, "result": 42}),
+             MARKER + json.dumps({"type": "status", "id": child.id, "status": "done"})]
+    container = docker_client.containers.run(child.image, ["python", "-c", f"print({chr(10).join(lines)!r})"],
+                                             name=child.id, detach=True)
+    try:
+        container.wait()
+        node = Node(TaskDefinition(id="parent", name="parent", run="recover", image=child.image))
+        handle, outcome, seen = RemoteTask(child, {}), {}, []
+        node.listeners.append(seen.append)
+        node._recover_end(handle, outcome)  # what the watcher does when the stream ended early
+        assert outcome["result"] == 42 and handle.status == "done"
+        assert [e["type"] for e in seen] == ["return", "status"]  # from the end on: no line twice
+    finally:
+        container.remove(force=True)
