@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import sys
@@ -33,8 +32,10 @@ def main() -> int:
     try:
         from cowait.runtime.loader import load_task_class
 
+        from cowait.runtime import lazyloop
+
         cls = load_task_class(taskdef.name)
-        asyncio.run(_execute_and_return(node, cls))
+        lazyloop.run(_execute_and_return(node, cls))
     except BaseException as exc:  # noqa: BLE001 - every failure is reported as an event
         node.stop_children()
         error = _describe(exc)
@@ -93,13 +94,12 @@ def _describe(exc: BaseException) -> dict[str, str]:
 
 def _user_traceback(exc: BaseException) -> str:
     """The traceback without cowait's own runtime frames and asyncio's: what the user's code did."""
-    import asyncio as _asyncio
-
-    runtime_dir = os.path.dirname(os.path.abspath(__file__))
-    asyncio_dir = os.path.dirname(_asyncio.__file__)
+    hidden = [os.path.dirname(os.path.abspath(__file__))]
+    if "asyncio" in sys.modules:  # not imported: no asyncio frames to hide
+        hidden.append(os.path.dirname(sys.modules["asyncio"].__file__))
     summary = traceback.TracebackException.from_exception(exc)
     summary.stack = traceback.StackSummary.from_list(
-        [frame for frame in summary.stack if not frame.filename.startswith((runtime_dir, asyncio_dir))]
+        [frame for frame in summary.stack if not frame.filename.startswith(tuple(hidden))]
     )
     return "".join(summary.format())
 

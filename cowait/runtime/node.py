@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import inspect
 import logging
 import threading
 import time
@@ -106,7 +106,7 @@ class Node:
         if cls is not None:  # check inputs here, before any container starts
             bind_inputs(run_function_of(cls), inputs, ref)
         for name, value in inputs.items():
-            if asyncio.iscoroutine(value) or isinstance(value, (RemoteTask, asyncio.Future)):
+            if inspect.isawaitable(value):  # a coroutine, future or subtask handle
                 raise TypeError(f"input '{name}' of {ref} must be awaited first")
         taskdef = self.child_definition(ref, inputs, **options)
         handle = RemoteTask(taskdef, inputs)
@@ -260,6 +260,8 @@ class Node:
     async def finish_after_result(self, timeout: float = 30) -> None:
         """Await what ``after_result`` was given (each failure logged, none raised)."""
         work, self._after_result = self._after_result, []
+        if work:
+            import asyncio
         for item in work:
             try:
                 await asyncio.wait_for(item, timeout)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Iterable
 
 from cowait.errors import TaskInputError
@@ -48,12 +47,20 @@ def spawn(task: Any, inputs: dict[str, Any] | None = None, *, id: str | None = N
 
 async def join(tasks: Iterable[Any]) -> list[Any]:
     """Wait for every task; return their results in order. The first failure raises TaskError."""
+    import asyncio  # here: a task that awaits nothing never imports it (cowait.runtime.lazyloop)
+
     return list(await asyncio.gather(*tasks))
 
 
 async def wait(tasks: Iterable[Any], ignore_errors: bool = False) -> None:
     """Wait for every task to end, without collecting results."""
+    import asyncio
+
     await asyncio.gather(*tasks, return_exceptions=ignore_errors)
 
 
-sleep = asyncio.sleep
+async def sleep(delay: float, result: Any = None) -> Any:
+    """``asyncio.sleep``."""
+    import asyncio
+
+    return await asyncio.sleep(delay, result)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 from typing import Any, Generator
 
@@ -40,12 +39,16 @@ class RemoteTask:
         return self._future.done()
 
     def __await__(self) -> Generator[Any, None, Any]:
+        import asyncio  # here, not at the top: a task that awaits nothing never imports it (lazyloop)
+
         self.awaited = True
         if self._slots is None or self.done:
             return asyncio.wrap_future(self._future).__await__()
         return self._await_giving_up_slot().__await__()
 
     async def _await_giving_up_slot(self) -> Any:
+        import asyncio
+
         self._slots.waiting()
         try:
             return await asyncio.wrap_future(self._future)

@@ -18,7 +18,7 @@ ended subtasks being removed) is tidying up, and does not hold the next subtask 
 
 from __future__ import annotations
 
-import asyncio
+import sys
 import threading
 from typing import Any
 
@@ -102,10 +102,10 @@ class Slots:
                 self.used += 1
                 self.own_held = True
                 return None
+            asyncio = sys.modules.get("asyncio")  # not imported: no loop runs (cowait.runtime.lazyloop)
             try:
-                loop = asyncio.get_running_loop()
-                waiter: Any = loop.create_future()
-            except RuntimeError:
+                waiter: Any = asyncio.get_running_loop().create_future()
+            except (AttributeError, RuntimeError):
                 waiter = threading.Event()
             self._reclaims.append(waiter)
             return waiter
@@ -121,6 +121,6 @@ class Slots:
                 waiter.get_loop().call_soon_threadsafe(_settle, waiter)
 
 
-def _settle(future: asyncio.Future) -> None:
+def _settle(future: Any) -> None:
     if not future.done():
         future.set_result(None)
