@@ -5,8 +5,9 @@ subprocess, concurrent.futures, ...), most of a trivial subtask's own cost. Many
 anything: they compute and return. So the coroutine is first stepped by hand:
 
 - it returns in that step: that is its result, and asyncio was never needed;
-- asyncio gets imported during the step (the task's code, or the runtime when the task awaits a
-  subtask): at that moment an event loop is created and made the thread's running loop, so that
+- asyncio gets imported during the step, in the step's thread (the task's code, or the runtime when
+  the task starts a subtask, before any thread of its own): at that moment an event loop is created
+  and made the thread's running loop, so that
   everything the step does with asyncio (``get_running_loop()``, futures, ``create_task``) works
   as under ``asyncio.run``;
 - it suspends (awaits a future): the rest runs on that loop, through ``asyncio.Runner``, which
@@ -20,6 +21,7 @@ Python 3.10 (no ``asyncio.Runner``), this is ``asyncio.run`` itself.
 from __future__ import annotations
 
 import sys
+import threading
 from typing import Any, Coroutine, Generator
 
 
@@ -107,6 +109,7 @@ class _LoopOnImport:
 
     def __init__(self) -> None:
         self.loop: Any = None
+        self.thread = threading.get_ident()  # the thread stepping the coroutine
 
     def remove(self) -> None:
         if self in sys.meta_path:
@@ -116,6 +119,8 @@ class _LoopOnImport:
         if name != "asyncio":
             return None
         self.remove()
+        if threading.get_ident() != self.thread:  # another thread of the task's: a plain import,
+            return None                            # its loops are its own
         spec = next(filter(None, (finder.find_spec(name, path, target) for finder in sys.meta_path
                                   if hasattr(finder, "find_spec"))), None)
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):

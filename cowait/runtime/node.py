@@ -108,6 +108,9 @@ class Node:
         for name, value in inputs.items():
             if inspect.isawaitable(value):  # a coroutine, future or subtask handle
                 raise TypeError(f"input '{name}' of {ref} must be awaited first")
+        # asyncio is imported here, in the task's thread, before any thread of the node starts:
+        # that is when cowait.runtime.lazyloop starts the task's event loop
+        import asyncio  # noqa: F401
         taskdef = self.child_definition(ref, inputs, **options)
         handle = RemoteTask(taskdef, inputs)
         handle._slots = self.slots

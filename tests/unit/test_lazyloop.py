@@ -49,6 +49,22 @@ def test_asyncio_imported_inside_the_task_finds_a_running_loop_and_the_task_goes
     assert out == {"result": ["bg", "x"], "asyncio": True, "same_loop": True}
 
 
+def test_a_thread_of_the_task_that_imports_asyncio_runs_its_own_loop():
+    out = _run("""
+        import threading
+        SEEN = {}
+        def worker():
+            import asyncio
+            SEEN["thread"] = asyncio.run(asyncio.sleep(0, "own loop"))
+        async def main():
+            thread = threading.Thread(target=worker)
+            thread.start()
+            thread.join()
+            return SEEN["thread"]
+    """)
+    assert out == {"result": "own loop", "asyncio": True, "thread": "own loop"}
+
+
 def test_what_the_task_left_scheduled_is_cancelled_when_it_returns_without_waiting():
     out = _run("""
         SEEN = {}
