@@ -14,9 +14,12 @@ STAND_IN=2
 TARBALL="$CACHE/bookworm-python3-v$STAND_IN.tar"
 
 if docker image inspect "$TAG" >/dev/null 2>&1; then
+  # Only an older stand-in of ours is replaced: imported from a tarball (no PYTHON_VERSION, as the
+  # official image has) and without this version's label. Any other image under the tag is kept.
   version="$(docker image inspect -f '{{index .Config.Labels "cowait.stand-in"}}' "$TAG" 2>/dev/null || true)"
   official="$(docker image inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$TAG" | grep -c '^PYTHON_VERSION=' || true)"
-  if [ "$official" != 0 ] || [ "$version" = "$STAND_IN" ]; then
+  imported="$(docker image inspect -f '{{.Comment}}' "$TAG")"
+  if [ "$official" != 0 ] || [ "$version" = "$STAND_IN" ] || [ "$imported" != "Imported from -" ]; then
     exit 0
   fi
   echo "provision: replacing an older stand-in for $TAG" >&2
