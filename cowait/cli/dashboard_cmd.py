@@ -21,11 +21,11 @@ def dashboard(port: int | None, open_browser: bool) -> None:
 
     project = open_project()
     with Dashboard(project, port) as board:
-        result(board.url())
-        info("the dashboard is ready (Ctrl-C stops it)")
-        if open_browser:
-            open_in_browser(board.url())
-        try:
+        try:  # Ctrl-C stops it cleanly from the moment its link is out
+            result(board.url())
+            info("the dashboard is ready (Ctrl-C stops it)")
+            if open_browser:
+                open_in_browser(board.url())
             board.wait()
         except KeyboardInterrupt:
             info("dashboard stopped")
