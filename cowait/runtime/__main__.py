@@ -30,9 +30,8 @@ def main() -> int:
     set_node(node)
     events.emit(taskdef.init_event(events.preview(taskdef.inputs)))
     try:
-        from cowait.runtime.loader import load_task_class
-
         from cowait.runtime import lazyloop
+        from cowait.runtime.loader import load_task_class
 
         cls = load_task_class(taskdef.name)
         lazyloop.run(_execute_and_return(node, cls))

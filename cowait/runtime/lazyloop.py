@@ -48,33 +48,31 @@ def run(coro: Coroutine[Any, Any, Any]) -> Any:
 
 def _resume(coro: Coroutine[Any, Any, Any], first: Any, loop: Any) -> Any:
     """Run the rest of ``coro`` (which yielded ``first``) on ``loop`` (a new one if None)."""
-    import asyncio
-
-    if loop is None:
-        loop = asyncio.new_event_loop()
-    asyncio.events._set_running_loop(None)  # the Runner runs it now
     rest = _Continue(coro, first)
 
     async def main() -> Any:
         return await rest
 
-    with asyncio.Runner(loop_factory=lambda: loop) as runner:
-        return runner.run(main())
+    return _run_on(loop, main())
 
 
 def _finish(loop: Any) -> None:
     """Clean up a loop the step created but never ran: what the task left scheduled is cancelled."""
-    if loop is None:
-        return
+    if loop is not None:
+        _run_on(loop, _nothing())
+
+
+async def _nothing() -> None:
+    return None
+
+
+def _run_on(loop: Any, coro: Coroutine[Any, Any, Any]) -> Any:
+    """``asyncio.run(coro)`` on ``loop`` (a new one if None), made the running loop on import."""
     import asyncio
 
-    asyncio.events._set_running_loop(None)
-
-    async def nothing() -> None:
-        return None
-
-    with asyncio.Runner(loop_factory=lambda: loop) as runner:
-        runner.run(nothing())
+    asyncio.events._set_running_loop(None)  # the Runner runs it from here
+    with asyncio.Runner(loop_factory=(lambda: loop) if loop is not None else None) as runner:
+        return runner.run(coro)
 
 
 class _Continue:

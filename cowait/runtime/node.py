@@ -263,8 +263,10 @@ class Node:
     async def finish_after_result(self, timeout: float = 30) -> None:
         """Await what ``after_result`` was given (each failure logged, none raised)."""
         work, self._after_result = self._after_result, []
-        if work:
-            import asyncio
+        if not work:
+            return
+        import asyncio
+
         for item in work:
             try:
                 await asyncio.wait_for(item, timeout)
