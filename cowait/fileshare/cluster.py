@@ -65,9 +65,9 @@ class ClusterShare:
         """Serve the run once its root pod has started."""
         self.start(self.engine.wait_started(self._root_id))
 
-    def start(self, root_pod: Any) -> None:
-        """Serve the run whose root pod (created by this process) is ``root_pod``."""
-        self._trusted[root_pod.metadata.uid] = root_pod.metadata.name
+    def start(self, root_pod: dict[str, Any]) -> None:
+        """Serve the run whose root pod (created by this process) is ``root_pod`` (the API's JSON)."""
+        self._trusted[root_pod["metadata"]["uid"]] = root_pod["metadata"]["name"]
         threading.Thread(target=self._watch, name="fileshare-pods", daemon=True).start()
 
     def close(self) -> None:
@@ -82,38 +82,32 @@ class ClusterShare:
 
     # --- which pods ------------------------------------------------------------------------
     def _watch(self) -> None:
-        from kubernetes import watch
-
-        version = None
+        selector = f"{L.RUN}={self.run_id}"
         while not self._closing.is_set():
             try:
-                pods = self.engine.core.list_namespaced_pod(self.engine.namespace,
-                                                            label_selector=f"{L.RUN}={self.run_id}")
-                version = pods.metadata.resource_version
-                for pod in pods.items:
+                pods, version = self.engine.pod_api.list(label_selector=selector)
+                for pod in pods:
                     self._consider(pod)
-                for event in watch.Watch().stream(self.engine.core.list_namespaced_pod, self.engine.namespace,
-                                                  label_selector=f"{L.RUN}={self.run_id}",
-                                                  resource_version=version, timeout_seconds=60):
+                for kind, pod in self.engine.pod_api.watch(version, label_selector=selector, timeout_seconds=60):
                     if self._closing.is_set():
                         return
-                    pod = event["object"]
-                    if event["type"] == "DELETED":
+                    if kind == "DELETED":
                         self._forget(pod)
                     else:
                         self._consider(pod)
             except Exception:  # noqa: BLE001 - the watch broke: list again
                 time.sleep(1)
 
-    def _consider(self, pod: Any) -> None:
-        name = pod.metadata.name
+    def _consider(self, pod: dict[str, Any]) -> None:
+        metadata = pod["metadata"]
+        name = metadata["name"]
         if name in self._served or not _has_sidecar(pod):
             return
-        if pod.metadata.uid not in self._trusted:
-            owners = [o.uid for o in pod.metadata.owner_references or [] if o.kind == "Pod"]
+        if metadata.get("uid") not in self._trusted:
+            owners = [o.get("uid") for o in metadata.get("ownerReferences") or [] if o.get("kind") == "Pod"]
             if not any(uid in self._trusted for uid in owners):
                 return  # not (yet) known to be ours: its parent is trusted first
-            self._trusted[pod.metadata.uid] = name
+            self._trusted[metadata["uid"]] = name
         if not _sidecar_running(pod):
             ended = _sidecar_ended(pod)
             if ended is not None and name not in self._warned:
@@ -125,11 +119,12 @@ class ClusterShare:
         self._served[name] = stop
         threading.Thread(target=self._serve_pod, args=(name, stop), name=f"fileshare-{name}", daemon=True).start()
 
-    def _forget(self, pod: Any) -> None:
-        stop = self._served.pop(pod.metadata.name, None)
+    def _forget(self, pod: dict[str, Any]) -> None:
+        name = pod["metadata"]["name"]
+        stop = self._served.pop(name, None)
         if stop is not None:
             stop.set()
-        stream = self._streams.get(pod.metadata.name)
+        stream = self._streams.get(name)
         if stream is not None:
             stream.close()
 
@@ -189,19 +184,20 @@ def _stdout(stream: Any) -> Iterator[bytes]:
             yield stream.read_stdout()
 
 
-def _has_sidecar(pod: Any) -> bool:
-    return any(c.name == SIDECAR for c in pod.spec.containers or [])
+def _has_sidecar(pod: dict[str, Any]) -> bool:
+    return any(c.get("name") == SIDECAR for c in (pod.get("spec") or {}).get("containers") or [])
 
 
-def _sidecar_ended(pod: Any) -> int | None:
+def _sidecar_state(pod: dict[str, Any]) -> dict[str, Any]:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    return next((s.get("state") or {} for s in statuses if s.get("name") == SIDECAR), {})
+
+
+def _sidecar_ended(pod: dict[str, Any]) -> int | None:
     """The exit code of a pod's sidecar that stopped, else None."""
-    statuses = (pod.status.container_statuses or []) if pod.status else []
-    for status in statuses:
-        if status.name == SIDECAR and status.state and status.state.terminated:
-            return status.state.terminated.exit_code
-    return None
+    terminated = _sidecar_state(pod).get("terminated")
+    return None if terminated is None else terminated.get("exitCode", -1)
 
 
-def _sidecar_running(pod: Any) -> bool:
-    statuses = (pod.status.container_statuses or []) if pod.status else []
-    return any(s.name == SIDECAR and s.state and s.state.running for s in statuses)
+def _sidecar_running(pod: dict[str, Any]) -> bool:
+    return _sidecar_state(pod).get("running") is not None

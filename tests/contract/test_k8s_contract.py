@@ -81,7 +81,7 @@ def engine(cluster):
     configuration = client.Configuration()
     configuration.host = cluster.url
     engine = KubernetesTaskEngine({"namespace": NAMESPACE})
-    engine._api = client.CoreV1Api(client.ApiClient(configuration))
+    engine._client = client.ApiClient(configuration)
     return engine
 
 
@@ -194,7 +194,7 @@ def test_start_is_seen_through_a_watch_not_polling(cluster, engine):
 
     threading.Thread(target=start_later, daemon=True).start()
     pod = engine.wait_started("job-1a2b3c4d")
-    assert pod.status.phase == "Running"
+    assert pod["status"]["phase"] == "Running"
     watches = [r for r in cluster.requests() if r.params.get("watch") == "true"]
     assert watches and watches[0].params["fieldSelector"] == "metadata.name=job-1a2b3c4d"
     assert "resourceVersion" in watches[0].params  # resumes from the listing, no missed change
@@ -273,7 +273,7 @@ def test_a_parent_watches_its_subtasks_with_one_watch(cluster, engine):
     codes: dict[str, int] = {}
 
     def follow(name: str) -> None:
-        assert engine.wait_started(name).metadata.name == name
+        assert engine.wait_started(name)["metadata"]["name"] == name
         codes[name] = engine.wait(name)[0]
 
     threads = [threading.Thread(target=follow, args=(name,)) for name in names]

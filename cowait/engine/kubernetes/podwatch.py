@@ -13,6 +13,7 @@ import threading
 import time
 from typing import Any, Callable, Iterator
 
+from cowait.engine.kubernetes.podapi import PodApi
 from cowait.errors import TaskGone
 
 log = logging.getLogger("cowait.engine.kubernetes")
@@ -25,12 +26,11 @@ WATCH_SECONDS = 300  # the server ends each watch after this (it is then resumed
 class ChildWatch:
     """The children of one pod, as one watch reports them."""
 
-    def __init__(self, core: Any, namespace: str, selector: str) -> None:
-        self._core = core
-        self._namespace = namespace
+    def __init__(self, pods: PodApi, selector: str) -> None:
+        self._api = pods
         self._selector = selector
         self._wanted: set[str] = set()
-        self._pods: dict[str, Any] = {}
+        self._pods: dict[str, dict[str, Any]] = {}
         self._deleted: set[str] = set()
         self._broken_since: float | None = None
         self._changed = threading.Condition()
@@ -55,7 +55,7 @@ class ChildWatch:
         with self._changed:
             return name in self._wanted
 
-    def updates(self, name: str, alone: Callable[[str], Iterator[Any]]) -> Iterator[Any]:
+    def updates(self, name: str, alone: Callable[[str], Iterator[dict]]) -> Iterator[dict]:
         """The pod's state as last seen, then each newer one; ``TaskGone`` after its deletion. When
         the shared watch has not shown the pod within UNSEEN_AFTER, or has been broken that long,
         ``alone(name)`` watches it instead (and raises what the API answers)."""
@@ -84,27 +84,22 @@ class ChildWatch:
 
     # --- the watch thread -----------------------------------------------------------------
     def _run(self) -> None:
-        from kubernetes import watch
         from kubernetes.client.exceptions import ApiException
 
         while True:
             try:
-                listed = self._core.list_namespaced_pod(self._namespace, label_selector=self._selector)
+                listed, version = self._api.list(label_selector=self._selector)
                 with self._changed:
-                    for pod in listed.items:
+                    for pod in listed:
                         self._store("MODIFIED", pod)
                     self._broken_since = None
                     self._changed.notify_all()
-                version = listed.metadata.resource_version
                 while True:
-                    stream = watch.Watch().stream(self._core.list_namespaced_pod, self._namespace,
-                                                  label_selector=self._selector, resource_version=version,
-                                                  timeout_seconds=WATCH_SECONDS)
-                    for event in stream:
-                        pod = event["object"]
-                        version = pod.metadata.resource_version
+                    for kind, pod in self._api.watch(version, label_selector=self._selector,
+                                                     timeout_seconds=WATCH_SECONDS):
+                        version = pod["metadata"].get("resourceVersion") or version
                         with self._changed:
-                            self._store(event["type"], pod)
+                            self._store(kind, pod)
                             self._changed.notify_all()
             except ApiException as exc:
                 if exc.status != 410:  # 410: our version is too old; list again
@@ -121,8 +116,8 @@ class ChildWatch:
             self._changed.notify_all()
         time.sleep(RETRY_AFTER)
 
-    def _store(self, kind: str, pod: Any) -> None:
-        name = pod.metadata.name
+    def _store(self, kind: str, pod: dict[str, Any]) -> None:
+        name = pod["metadata"]["name"]
         if name not in self._wanted:
             return
         if kind == "DELETED":

@@ -101,7 +101,7 @@ class KubernetesRuns:
 
             from cowait.engine.kubernetes.manifests import router_yaml
 
-            self.create_objects([yaml.safe_load(t) for t in router_yaml(root, pod.metadata.uid, container_port)])  # type: ignore[attr-defined]
+            self.create_objects([yaml.safe_load(t) for t in router_yaml(root, pod["metadata"]["uid"], container_port)])  # type: ignore[attr-defined]
             scheme = "https" if router == "traefik2" and (root.engine_options.get("traefik2") or {}).get("certresolver") else "http"
             return f"{scheme}://{root.id}.{domain}", lambda: None
         from cowait.engine.kubernetes.portforward import PortForward
@@ -128,4 +128,4 @@ class KubernetesRuns:
                          self.options.get("router") or "port-forward")
         if print_only:
             return [text.rstrip()]
-        return list(apply_documents(self.core.api_client, list(yaml.safe_load_all(text))))  # type: ignore[attr-defined]
+        return list(apply_documents(self.api_client, list(yaml.safe_load_all(text))))  # type: ignore[attr-defined]

@@ -11,10 +11,10 @@ from cowait.engine import labels as L
 from cowait.engine.kubernetes import failures
 from cowait.engine.info import TaskInfo
 from cowait.engine.kubernetes.client import api_client, current_namespace, in_cluster
+from cowait.engine.kubernetes.podapi import PodApi
 from cowait.engine.kubernetes.podwatch import ChildWatch
 from cowait.engine.kubernetes.runs import KubernetesRuns, cluster_options
 from cowait.errors import EngineError, EngineForbidden, EngineUnavailable, TaskGone, TaskStartFailed
-from cowait.runtime.events import split_lines
 from cowait.runtime.taskdef import ENV_LIMIT, TaskDefinition
 
 CONTAINER = failures.TASK_CONTAINER
@@ -36,21 +36,30 @@ class KubernetesTaskEngine(KubernetesRuns):
         self.namespace = options.get("namespace") or current_namespace()
         self._context = options.get("context")
         self._config_file = options.get("kube_config_file")
-        self._api = None
+        self._client = None  # the ApiClient, made on first use
+        self._pods: PodApi | None = None
         self._api_lock = threading.Lock()
         self._owner_lock = threading.Lock()
         self._own_pod: dict[str, str] | None = None
         self._watches: dict[str, ChildWatch] = {}  # by parent task: one watch of its children
 
     @property
-    def core(self):
+    def api_client(self) -> Any:
+        """The client's ApiClient (kubeconfig or service account): for the generic object helpers."""
         with self._api_lock:  # the first spawns of a fan-out ask at once: one client, imported once
-            if self._api is None:
-                from kubernetes import client
+            if self._client is None:
+                self._client = api_client(self._context, self._config_file)
+            return self._client
 
-                self._api = client.CoreV1Api(api_client(self._context, self._config_file))
-        return self._api
-
+    @property
+    def pod_api(self) -> PodApi:
+        """Pods of the namespace, as JSON (see ``podapi`` for why not ``CoreV1Api``)."""
+        if self._pods is None:
+            made = PodApi(self.api_client, self.namespace)
+            with self._api_lock:
+                if self._pods is None:
+                    self._pods = made
+        return self._pods
 
     def stream_api(self):
         """A CoreV1Api of its own for websocket streams: the client's stream helpers swap the
@@ -83,8 +92,8 @@ class KubernetesTaskEngine(KubernetesRuns):
         with self._owner_lock:  # looked up once, not by each of a fan-out's first spawns
             if self._own_pod is None and in_cluster():
                 name = os.environ.get("HOSTNAME") or socket.gethostname()
-                pod = self.core.read_namespaced_pod(name, self.namespace)
-                self._own_pod = {"name": pod.metadata.name, "uid": pod.metadata.uid}
+                metadata = self.pod_api.read(name)["metadata"]
+                self._own_pod = {"name": metadata["name"], "uid": metadata["uid"]}
         return self._own_pod
 
     def manifest(self, taskdef: TaskDefinition) -> dict[str, Any]:
@@ -105,7 +114,7 @@ class KubernetesTaskEngine(KubernetesRuns):
         if watch is not None:
             watch.expect(taskdef.id)
         try:
-            self.core.create_namespaced_pod(self.namespace, body)
+            self.pod_api.create(body)
         except Exception as exc:  # noqa: BLE001 - translated
             if watch is not None:
                 watch.forget(taskdef.id)
@@ -115,9 +124,9 @@ class KubernetesTaskEngine(KubernetesRuns):
         with self._api_lock:
             found = self._watches.get(parent)
         if found is None:
-            core = self.core
+            pods = self.pod_api
             with self._api_lock:
-                found = self._watches.setdefault(parent, ChildWatch(core, self.namespace, f"{L.PARENT}={parent}"))
+                found = self._watches.setdefault(parent, ChildWatch(pods, f"{L.PARENT}={parent}"))
         return found
 
     def start_image(self, taskdef: TaskDefinition, command: list[str] | str | None, env: dict[str, str]) -> None:
@@ -145,12 +154,12 @@ class KubernetesTaskEngine(KubernetesRuns):
 
         for document in documents:
             try:
-                utils.create_from_dict(self.core.api_client, document, namespace=self.namespace)
+                utils.create_from_dict(self.api_client, document, namespace=self.namespace)
             except Exception as exc:  # noqa: BLE001 - translated
                 raise self._fail(exc, f"cannot create {document.get('kind')} {document['metadata']['name']}") from exc
 
     # --- watch ----------------------------------------------------------------------------
-    def _watch_pod(self, name: str) -> Iterator[Any]:
+    def _watch_pod(self, name: str) -> Iterator[dict[str, Any]]:
         """The pod now, then every change to it (a watch, not polling): for a subtask this process
         started, from the one watch of its parent's children."""
         with self._api_lock:
@@ -160,30 +169,26 @@ class KubernetesTaskEngine(KubernetesRuns):
                 return watch.updates(name, self._watch_alone)
         return self._watch_alone(name)
 
-    def _watch_alone(self, name: str) -> Iterator[Any]:
+    def _watch_alone(self, name: str) -> Iterator[dict[str, Any]]:
         """One pod's own list and watch."""
-        from kubernetes import watch
         from kubernetes.client.exceptions import ApiException
 
+        selector = f"metadata.name={name}"
         try:
-            pods = self.core.list_namespaced_pod(self.namespace, field_selector=f"metadata.name={name}")
+            pods, version = self.pod_api.list(field_selector=selector)
         except ApiException as exc:
             raise self._fail(exc, f"cannot read pod {name}") from exc
-        if not pods.items:
+        if not pods:
             raise TaskGone(f"pod {name} does not exist in namespace {self.namespace}")
-        yield pods.items[0]
-        version = pods.metadata.resource_version
+        yield pods[0]
         while True:
-            stream = watch.Watch().stream(self.core.list_namespaced_pod, self.namespace,
-                                          field_selector=f"metadata.name={name}", resource_version=version,
-                                          timeout_seconds=300)
-            for event in stream:
-                if event["type"] == "DELETED":
+            for kind, pod in self.pod_api.watch(version, field_selector=selector, timeout_seconds=300):
+                if kind == "DELETED":
                     raise TaskGone(f"pod {name} was deleted")
-                version = event["object"].metadata.resource_version
-                yield event["object"]
+                version = pod["metadata"].get("resourceVersion") or version
+                yield pod
 
-    def wait_started(self, name: str) -> Any:
+    def wait_started(self, name: str) -> dict[str, Any]:
         """Block until the pod's container started (or ended); raise the reason it cannot start."""
         for pod in self._watch_pod(name):
             reason = failures.startup_failure(pod)
@@ -197,16 +202,13 @@ class KubernetesTaskEngine(KubernetesRuns):
         """Lines of the task's log, from its start until its container stops."""
         pod = self.wait_started(task_id)
         if not failures.is_started(pod):
-            status = pod.status
+            status = pod.get("status") or {}
             raise TaskStartFailed(f"pod {task_id} failed before its container started: "
-                              f"{status.reason or status.phase}: {status.message or 'no detail'}")
-        response = self.core.read_namespaced_pod_log(task_id, self.namespace, container=CONTAINER, follow=True,
-                                                     _preload_content=False)
-        return split_lines(response.stream(64 * 1024))
+                              f"{status.get('reason') or status.get('phase')}: {status.get('message') or 'no detail'}")
+        return self.pod_api.follow_log(task_id, CONTAINER)
 
     def read(self, task_id: str) -> Iterator[str]:
-        text = self.core.read_namespaced_pod_log(task_id, self.namespace, container=CONTAINER)
-        return iter(text.split("\n"))
+        return iter(self.pod_api.log(task_id, CONTAINER).split("\n"))
 
     def wait(self, task_id: str) -> tuple[int, str]:
         """(exit code, reason in words) once the pod has finished."""
@@ -230,14 +232,12 @@ class KubernetesTaskEngine(KubernetesRuns):
         self.kill([task_id])
 
     def kill(self, task_ids: list[str]) -> None:
-        from kubernetes import client
         from kubernetes.client.exceptions import ApiException
 
         for task_id in task_ids:
             self._forget(task_id)
             try:
-                self.core.delete_namespaced_pod(task_id, self.namespace, grace_period_seconds=2,
-                                                body=client.V1DeleteOptions(propagation_policy="Background"))
+                self.pod_api.delete(task_id, grace_period_seconds=2)
             except ApiException as exc:
                 if exc.status != 404:
                     raise self._fail(exc, f"cannot delete pod {task_id}") from exc
@@ -245,14 +245,14 @@ class KubernetesTaskEngine(KubernetesRuns):
     def remove_run(self, run_id: str) -> None:
         """Delete the run's root pod (the garbage collector takes its tree) and any pod left of it."""
         pods = self.pods(run_id)
-        roots = [p.metadata.name for p in pods if (p.metadata.labels or {}).get(L.ROOT) == "true"]
-        self.kill(roots or [p.metadata.name for p in pods])
+        roots = [failures.name(p) for p in pods if (p["metadata"].get("labels") or {}).get(L.ROOT) == "true"]
+        self.kill(roots or [failures.name(p) for p in pods])
 
-    def pods(self, run: str | None = None) -> list[Any]:
+    def pods(self, run: str | None = None) -> list[dict[str, Any]]:
         """Pods of cowait tasks (of one run, if given)."""
         selector = f"{L.RUN}={run}" if run else L.TASK
         try:
-            return self.core.list_namespaced_pod(self.namespace, label_selector=selector).items
+            return self.pod_api.list(label_selector=selector)[0]
         except Exception as exc:  # noqa: BLE001 - translated
             raise self._fail(exc, f"cannot list pods in namespace {self.namespace}") from exc
 
@@ -272,10 +272,11 @@ class KubernetesTaskEngine(KubernetesRuns):
                       binary=binary)
 
 
-def task_info(pod: Any) -> TaskInfo:
+def task_info(pod: dict[str, Any]) -> TaskInfo:
     """A pod as the engine-neutral TaskInfo (labels, annotations and the task container's state)."""
-    labels = pod.metadata.labels or {}
-    annotations = pod.metadata.annotations or {}
+    metadata = pod.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    annotations = metadata.get("annotations") or {}
     exit_code = None
     if failures.is_finished(pod):
         exit_code, _ = failures.exit_reason(pod)
@@ -284,12 +285,19 @@ def task_info(pod: Any) -> TaskInfo:
         status = "running"
     else:
         status = "pending"
-    created = pod.metadata.creation_timestamp
+    created = metadata.get("creationTimestamp")
     return TaskInfo(
-        id=labels.get(L.TASK, pod.metadata.name), name=annotations.get(L.NAME, ""), run=labels.get(L.RUN, ""),
+        id=labels.get(L.TASK, metadata.get("name", "")), name=annotations.get(L.NAME, ""), run=labels.get(L.RUN, ""),
         parent=labels.get(L.PARENT, ""), root=labels.get(L.ROOT) == "true", status=status, exit_code=exit_code,
-        created=created.timestamp() if created else None, project_dir=annotations.get(L.PROJECT_DIR, ""),
+        created=_timestamp(created) if created else None, project_dir=annotations.get(L.PROJECT_DIR, ""),
         engine="kubernetes")
+
+
+def _timestamp(text: str) -> float:
+    """Seconds since the epoch of an API time (RFC 3339, ``2026-01-01T00:00:00Z``)."""
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def _message(exc: Any) -> str:
