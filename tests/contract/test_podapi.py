@@ -106,3 +106,34 @@ def test_logs_read_and_followed(server, pods):
     assert pods.log("job-1", "task") == "one\ntwo\nthree"
     assert list(pods.follow_log("job-1", "task")) == ["one", "two", "three"]
     assert server.seen[1]["query"] == {"container": ["task"], "follow": ["true"]}
+
+
+def test_a_parent_starts_and_follows_subtasks_without_loading_corev1api(server):
+    """The point of podapi: creating, watching and reading a subtask's pod never loads the
+    generated CoreV1Api (0.3 s of a parent pod's first spawn). A fresh interpreter, as a pod is."""
+    import subprocess
+    import sys
+
+    server.routes["POST", "/api/v1/namespaces/jobs/pods"] = (201, json.dumps(POD).encode(), 0)
+    server.routes["GET", "/api/v1/namespaces/jobs/pods"] = (200, json.dumps({"items": [POD], "metadata": {
+        "resourceVersion": "7"}}).encode(), 0)
+    server.routes["GET", "/api/v1/namespaces/jobs/pods/job-1/log"] = (200, b"done\n", 0)
+    script = f"""
+import sys
+from kubernetes import client
+from cowait.engine.kubernetes.tasks import KubernetesTaskEngine
+from cowait.runtime.taskdef import TaskDefinition
+configuration = client.Configuration()
+configuration.host = "http://127.0.0.1:{server.server_port}"
+engine = KubernetesTaskEngine({{"namespace": "jobs"}})
+engine._client = client.ApiClient(configuration)
+engine.start(TaskDefinition(id="job-1", name="mod:Job", run="job-1", image="reg.example/app@sha256:" + "a" * 64,
+                            engine="kubernetes", engine_options={{"namespace": "jobs"}}))
+assert [p["metadata"]["name"] for p in engine.pods()] == ["job-1"]
+assert list(engine.read("job-1")) == ["done", ""]
+print(sorted(m for m in sys.modules if m.startswith("kubernetes.client.api.")))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    assert [r["method"] for r in server.seen] == ["POST", "GET", "GET"]
