@@ -72,7 +72,7 @@ class PodApi:
                     raise _error(status.get("code") or 500, status.get("reason") or "Error", json.dumps(status))
                 yield event["type"], event["object"]
         finally:
-            response.release_conn()
+            _done(response)
 
     def log(self, name: str, container: str) -> str:
         """The container's log so far."""
@@ -83,12 +83,15 @@ class PodApi:
             response.release_conn()
 
     def follow_log(self, name: str, container: str) -> Iterator[str]:
-        """Lines of the container's log, until it stops."""
+        """Lines of the container's log, until it stops (the request is sent now: its errors raise here)."""
         response = self._request("GET", self._pod(name) + "/log", query={"container": container, "follow": "true"})
-        try:
-            yield from split_lines(response.stream(CHUNK))
-        finally:
-            response.release_conn()
+
+        def lines() -> Iterator[str]:
+            try:
+                yield from split_lines(response.stream(CHUNK))
+            finally:
+                _done(response)
+        return lines()
 
     # --- transport ------------------------------------------------------------------------
     def _pod(self, name: str) -> str:
@@ -125,6 +128,14 @@ class PodApi:
                 raw.release_conn()
             raise _error(raw.status, raw.reason, text)
         return raw
+
+
+def _done(response: Any) -> None:
+    """Give a streamed response's connection back: read to its end, it is reused; left before, it is
+    closed (the rest of the stream must not reach the next request)."""
+    if not response.closed:
+        response.close()
+    response.release_conn()
 
 
 def _error(status: int, reason: str, body: str) -> Exception:

@@ -170,23 +170,28 @@ class KubernetesTaskEngine(KubernetesRuns):
         return self._watch_alone(name)
 
     def _watch_alone(self, name: str) -> Iterator[dict[str, Any]]:
-        """One pod's own list and watch."""
+        """One pod's own list and watch (listed again when the watch's version expired)."""
         from kubernetes.client.exceptions import ApiException
 
         selector = f"metadata.name={name}"
-        try:
-            pods, version = self.pod_api.list(field_selector=selector)
-        except ApiException as exc:
-            raise self._fail(exc, f"cannot read pod {name}") from exc
-        if not pods:
-            raise TaskGone(f"pod {name} does not exist in namespace {self.namespace}")
-        yield pods[0]
         while True:
-            for kind, pod in self.pod_api.watch(version, field_selector=selector, timeout_seconds=300):
-                if kind == "DELETED":
-                    raise TaskGone(f"pod {name} was deleted")
-                version = pod["metadata"].get("resourceVersion") or version
-                yield pod
+            try:
+                pods, version = self.pod_api.list(field_selector=selector)
+            except ApiException as exc:
+                raise self._fail(exc, f"cannot read pod {name}") from exc
+            if not pods:
+                raise TaskGone(f"pod {name} does not exist in namespace {self.namespace}")
+            yield pods[0]
+            try:
+                while True:
+                    for kind, pod in self.pod_api.watch(version, field_selector=selector, timeout_seconds=300):
+                        if kind == "DELETED":
+                            raise TaskGone(f"pod {name} was deleted")
+                        version = pod["metadata"].get("resourceVersion") or version
+                        yield pod
+            except ApiException as exc:
+                if exc.status != 410:  # 410: the version is too old; list again
+                    raise self._fail(exc, f"cannot watch pod {name}") from exc
 
     def wait_started(self, name: str) -> dict[str, Any]:
         """Block until the pod's container started (or ended); raise the reason it cannot start."""
@@ -303,7 +308,8 @@ def _timestamp(text: str) -> float:
 def _message(exc: Any) -> str:
     import json
 
+    body = exc.body.decode("utf-8", errors="replace") if isinstance(exc.body, bytes) else exc.body
     try:
-        return json.loads(exc.body).get("message", "")
+        return json.loads(body).get("message", "")
     except (ValueError, TypeError, AttributeError):
-        return str(exc.body or "")[:300]
+        return str(body or "")[:300]
