@@ -6,6 +6,8 @@ Each 256 MB row is the median of three rounds, the baseline and the share altern
   (`docker exec -i ... cat`): target >= 0.8x the pipe's throughput, reported as time <= 1.25x;
 - sequential write of 256 MB through the share (`head -c`, so 4 KiB writes, then `sync`), against
   the raw exec pipe out of the container (`docker exec ... head -c`): target time <= 2x;
+- the same in 1 MiB writes (`dd bs=1M`) on both sides, without a target: each write is one request
+  through FUSE, sshfs and the stream, so the share's cost is per write more than per byte;
 - `find` plus `stat` over 5,000 files, against a plain bind mount (target <= 10x);
 - delay from a local edit to remote visibility (target <= 1 s).
 """
@@ -94,6 +96,12 @@ def main() -> list[dict]:
                                 f"head -c {SIZE_MB}M /dev/zero > /var/task/out.bin && sync"]))
             results.append(report("share: write 256 MB", shared_time, "raw exec pipe out (time)", piped,
                                   target=2.0))
+            dd = f"dd if=/dev/zero bs=1M count={SIZE_MB} 2>/dev/null"
+            piped, shared_time = _rounds(
+                lambda: _timed(["docker", "exec", shared.id, "sh", "-c", dd]),
+                lambda: _timed(["docker", "exec", shared.id, "sh", "-c", f"{dd} > /var/task/out.bin && sync"]))
+            results.append(report("share: write 256 MB in 1 MiB writes", shared_time, "raw exec pipe out, 1 MiB writes",
+                                  piped))
             find = "find /var/task/many -type f -printf '%s\\n' | wc -l"
             bind_find = _timed(["docker", "exec", bound.id, "sh", "-c", find])
             share_find = _timed(["docker", "exec", shared.id, "sh", "-c", find])
