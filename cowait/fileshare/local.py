@@ -31,7 +31,7 @@ class LocalShare:
     """Serves ``root`` into containers through a sidecar; ``volume`` is what they mount."""
 
     def __init__(self, root: Path, run_id: str, image: str, project_dir: str, read_only: bool = False,
-                 exclude: list[str] | None = None) -> None:
+                 exclude: list[str] | None = None, fuse_client: str | None = None) -> None:
         from cowait.engine.docker.client import docker_client
 
         self.root = root
@@ -40,6 +40,7 @@ class LocalShare:
         self.project_dir = project_dir
         self.read_only = read_only
         self.exclude = exclude or []
+        self.fuse_client = fuse_client  # None: COWAIT_SHARE_CLIENT's, else sshfs
         self.client = docker_client()
         self.folder = shares_dir() / run_id
         self.sidecar_id = f"{run_id}-share"
@@ -76,7 +77,8 @@ class LocalShare:
         from docker.types import Mount
 
         self.client.containers.run(
-            self.image, agent_command(self.read_only), name=self.sidecar_id, detach=True, network_mode="none",
+            self.image, agent_command(self.read_only, self.fuse_client), name=self.sidecar_id, detach=True,
+            network_mode="none",
             devices=["/dev/fuse:/dev/fuse:rwm"], cap_add=["SYS_ADMIN"], security_opt=["apparmor=unconfined"],
             mounts=[Mount(target=SIDECAR_MOUNT, source=str(self.folder), type="bind", propagation="rshared")],
             labels={L.RUN: self.run_id, L.TASK: self.sidecar_id, L.NAME: "fileshare", L.PARENT: self.run_id,

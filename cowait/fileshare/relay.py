@@ -46,9 +46,21 @@ UPSTREAM, DIAL, PAIRED = b"U", b"D", b"P"
 UPSTREAM_COMMAND = ["python", "-m", "cowait.fileshare.relay", "upstream"]
 
 
-def agent_command(read_only: bool = False) -> list[str]:
+CLIENTS = ("sshfs", "cowait")
+
+
+def share_client() -> str:
+    """Which FUSE client the sidecar runs: sshfs (the default) or ``cowait`` (``cowait.fileshare.client``,
+    experimental), chosen on the caller's side by ``COWAIT_SHARE_CLIENT``."""
+    chosen = os.environ.get("COWAIT_SHARE_CLIENT", "sshfs")
+    return chosen if chosen in CLIENTS else "sshfs"
+
+
+def agent_command(read_only: bool = False, client: str | None = None) -> list[str]:
     """The sidecar's command."""
-    return ["python", "-m", "cowait.fileshare.relay", "agent", SIDECAR_MOUNT] + (["--read-only"] if read_only else [])
+    client = client or share_client()
+    return (["python", "-m", "cowait.fileshare.relay", "agent", SIDECAR_MOUNT] + (["--read-only"] if read_only else [])
+            + (["--client", client] if client != "sshfs" else []))
 
 
 # --- agent ----------------------------------------------------------------------------------
@@ -153,6 +165,58 @@ def run_agent(mount: str, path: str, read_only: bool, options: str) -> int:
         tune_readahead(mount)
     code = sshfs.wait()
     return 0 if stopped.is_set() else code
+
+
+def run_client_agent(mount: str, path: str, read_only: bool) -> int:
+    """Mount ``mount`` with our own FUSE client and attach each new upstream to it, newest first."""
+    from cowait.fileshare.client import Client, Sftp
+
+    os.makedirs(mount, exist_ok=True)
+    client = Client(mount, read_only=read_only)
+    client.mount_fuse()
+    if os.path.exists(path):
+        os.unlink(path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    os.chmod(path, 0o600)
+    listener.listen(16)
+
+    def attach(conn: socket.socket) -> None:
+        try:
+            role, fds, _, _ = socket.recv_fds(conn, 1, 2)
+        except OSError:
+            conn.close()
+            return
+        if role != UPSTREAM or len(fds) != 2 or not _alive(fds[0]):
+            _close(conn, fds)
+            return
+        sftp = Sftp(fds[0], fds[1])
+        try:
+            sftp.start()  # a caller that left before this fails here
+            conn.sendall(PAIRED)
+        except (OSError, EOFError):
+            sftp.fail_all()
+            conn.close()
+            return
+        client.attach(sftp, keep=conn)  # the upstream stays until this closes (a newer stream came)
+
+    def accept() -> None:
+        while True:
+            conn, _ = listener.accept()
+            threading.Thread(target=attach, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    stopped = threading.Event()
+
+    def stop(*_: object) -> None:
+        stopped.set()
+        subprocess.run(["umount", "-l", mount], capture_output=True, check=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    tune_readahead(mount)
+    client.serve()
+    return 0
 
 
 # --- upstream -------------------------------------------------------------------------------
@@ -275,9 +339,12 @@ def main(argv: list[str] | None = None) -> int:
     agent.add_argument("--socket", default=SOCKET)
     agent.add_argument("--read-only", action="store_true")
     agent.add_argument("-o", dest="options", default=SSHFS_OPTIONS)
+    agent.add_argument("--client", choices=CLIENTS, default="sshfs")
     upstream = commands.add_parser("upstream", help="offer this process's stdin/stdout as a stream")
     upstream.add_argument("--socket", default=SOCKET)
     args = parser.parse_args(argv)
+    if args.command == "agent" and args.client == "cowait":
+        return run_client_agent(args.mount, args.socket, args.read_only)
     if args.command == "agent":
         return run_agent(args.mount, args.socket, args.read_only, args.options)
     return run_upstream(args.socket)

@@ -19,24 +19,28 @@ from tests.support.jupyter import JupyterServer
 pytestmark = [pytest.mark.docker, pytest.mark.slow,
               pytest.mark.skipif(os.geteuid() != 0, reason="stream mode makes a shared mount: needs root")]
 
-@pytest.fixture(scope="module")
-def streamed(tmp_path_factory):
-    """`cowait notebook --share stream` on the notebooks fixture; yields (project, kernel, sidecar id)."""
+@pytest.fixture(scope="module", params=["sshfs", "cowait"])
+def streamed(tmp_path_factory, request):
+    """`cowait notebook --share stream` on the notebooks fixture, with each FUSE client in the sidecar
+    (sshfs, the default, and our own: COWAIT_SHARE_CLIENT=cowait); yields (project, kernel, sidecar id)."""
     from cowait.engine.docker.client import docker_client
 
     with fixture_project("notebooks", tmp_path_factory.mktemp("share"), build=False) as root:
-        yield from _serve_streamed(root, docker_client)
+        yield from _serve_streamed(root, docker_client, request.param)
 
 
-def _serve_streamed(root, docker_client):
+def _serve_streamed(root, docker_client, client: str = "sshfs"):
+    env = {**os.environ, "COWAIT_SHARE_CLIENT": client}
     process = subprocess.Popen([sys.executable, "-m", "cowait", "notebook", "--share", "stream"], cwd=root,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     url = process.stdout.readline().strip()
     assert url.startswith("http://"), process.stderr.read() if process.poll() is not None else url
     base, token = url.split("/lab?token=")
     kernel = JupyterServer(base, token).start_kernel()
     sidecar = [c for c in docker_client().containers.list(filters={"label": f"cowait.project_dir={root}"})
                if c.labels.get("cowait.name") == "fileshare"][0]
+    mounts = sidecar.exec_run(["cat", "/proc/mounts"]).output.decode()
+    assert f" fuse.{client} " in mounts, mounts  # the client asked for is the one serving the share
     yield root, kernel, sidecar, process
     kernel.ws.close()
     process.send_signal(signal.SIGINT)
@@ -53,7 +57,7 @@ def run(kernel, code: str) -> str:
 
 def test_the_notebook_works_on_the_callers_files(streamed):
     root, kernel, *_ = streamed
-    assert "(fuse" in run(kernel, "print(open('/proc/mounts').read())").replace("fuse.sshfs", "(fuse")
+    assert " fuse." in run(kernel, "print(open('/proc/mounts').read())")  # the sidecar's FUSE mount
     listing = run(kernel, "import os; print(sorted(os.listdir('.')))")
     assert "square.ipynb" in listing and "helpers.py" in listing
     run(kernel, "open('made.txt', 'w').write('from the notebook')\nos.rename('made.txt', 'renamed.txt')")

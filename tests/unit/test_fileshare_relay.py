@@ -1,4 +1,4 @@
-"""The sidecar's relay on this host: one sshfs mount (host sshfs, /dev/fuse) fed by upstream
+"""The sidecar's relay on this host: one FUSE mount (host sshfs or our own client, /dev/fuse) fed by upstream
 processes that stand in for exec streams, each connected by pipes to a jailed SFTP server. A dropped
 stream gives an I/O error within the relay's wait; the next stream serves the same mount."""
 
@@ -50,14 +50,14 @@ def attempt(command: list[str], timeout: float = 15) -> tuple[float, int, str]:
     return time.monotonic() - start, process.returncode, process.stdout.read()
 
 
-@pytest.fixture
-def mounted(tmp_path):
+@pytest.fixture(params=["sshfs", "cowait"])
+def mounted(tmp_path, request):
     root, mount, socket = tmp_path / "root", tmp_path / "mnt", tmp_path / "relay.sock"
     root.mkdir()
     mount.mkdir()
     (root / "a.txt").write_text("hello")
     agent = subprocess.Popen([sys.executable, "-m", "cowait.fileshare.relay", "agent", str(mount),
-                              "--socket", str(socket)], stderr=subprocess.DEVNULL)
+                              "--socket", str(socket), "--client", request.param], stderr=subprocess.DEVNULL)
     streams: list[Stream] = []
     try:
         assert wait_mounted(str(mount), timeout=10) and agent.poll() is None, "the relay agent did not mount"
