@@ -23,16 +23,18 @@ request while one reader thread hands replies back.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import fcntl
 import os
+import select
 import stat
 import struct
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, Iterator
 
 # --- SFTP (version 3) ---------------------------------------------------------------------
 FXP_INIT, FXP_VERSION, FXP_OPEN, FXP_CLOSE, FXP_READ, FXP_WRITE = 1, 2, 3, 4, 5, 6
@@ -113,8 +115,18 @@ def pack_attrs(size: int | None = None, mode: int | None = None, atime: int | No
     return _U32.pack(flags) + body
 
 
+class StreamGone(OSError):
+    """The stream ended (or was replaced) before the request was answered."""
+
+    def __init__(self) -> None:
+        super().__init__(errno.EIO, "the file share's stream is gone")
+
+
 class Sftp:
-    """An SFTP client on a byte stream: ``request`` from any thread, replies read by one thread."""
+    """An SFTP client on a byte stream: ``request`` from any thread, replies read by one thread.
+
+    Sending never blocks for good: the write end is non-blocking and a sender gives up as soon as
+    the stream is ended (``end``), which is how a stalled stream is left for a new one."""
 
     def __init__(self, rfd: int, wfd: int) -> None:
         self.rfd, self.wfd = rfd, wfd
@@ -124,14 +136,20 @@ class Sftp:
                     fcntl.fcntl(fd, 1031, 1 << 20)  # F_SETPIPE_SZ
             except OSError:
                 pass
-        self.lock = threading.Lock()
+        os.set_blocking(wfd, False)
+        self.lock = threading.Lock()      # the table of waiting requests
+        self.sending = threading.Lock()   # one packet at a time on the stream
         self.next_id = 1
         self.waiting: dict[int, list[Any]] = {}
         self.extensions: dict[bytes, bytes] = {}
         self.closed = False
+        self._wfd_open = True
 
-    def start(self) -> None:
-        os.write(self.wfd, _U32.pack(5) + bytes([FXP_INIT]) + _U32.pack(3))
+    def start(self, timeout: float = 10.0) -> None:
+        """Exchange INIT and VERSION (EOFError if the other side is gone or silent), then read replies."""
+        self._send([memoryview(_U32.pack(5) + bytes([FXP_INIT]) + _U32.pack(3))])
+        if not select.select([self.rfd], [], [], timeout)[0]:
+            raise EOFError
         kind, body = self._read_packet()
         if kind != FXP_VERSION:
             raise OSError(errno.EPROTO, "the share's server did not answer INIT")
@@ -145,7 +163,11 @@ class Sftp:
         buffer = bytearray(size)
         view, done = memoryview(buffer), 0
         while done < size:
-            got = os.readv(self.rfd, [view[done:]])
+            try:
+                got = os.readv(self.rfd, [view[done:]])
+            except BlockingIOError:  # one file description for both ends (a socket): non-blocking too
+                select.select([self.rfd], [], [])
+                continue
             if not got:
                 raise EOFError
             done += got
@@ -169,18 +191,44 @@ class Sftp:
         except (EOFError, OSError):
             pass
         finally:
-            self.fail_all()
+            self.end()
             os.close(self.rfd)
 
-    def fail_all(self) -> None:
-        """End this stream: pending and later requests fail with an I/O error."""
+    def end(self) -> None:
+        """End this stream: pending and later requests fail with StreamGone, and the write end is
+        closed (so the exec session behind it ends and the reader sees its end)."""
         with self.lock:
-            if not self.closed:
-                self.closed = True
-                os.close(self.wfd)
+            self.closed = True
             pending, self.waiting = list(self.waiting.values()), {}
         for slot in pending:
             slot[0].set()
+        with self.sending:  # senders leave within one poll once closed is set
+            if self._wfd_open:
+                self._wfd_open = False
+                os.close(self.wfd)
+
+    def discard(self) -> None:
+        """End a stream whose reader never started."""
+        self.end()
+        os.close(self.rfd)
+
+    def _send(self, parts: list[memoryview]) -> None:
+        with self.sending:
+            while parts:
+                if self.closed or not self._wfd_open:
+                    raise StreamGone()
+                try:
+                    written = os.writev(self.wfd, parts)
+                except BlockingIOError:
+                    select.select([], [self.wfd], [], 0.1)
+                    continue
+                except OSError:  # the other side is gone
+                    raise StreamGone() from None
+                while parts and written >= len(parts[0]):
+                    written -= len(parts[0])
+                    parts.pop(0)
+                if parts:
+                    parts[0] = parts[0][written:]
 
     def request(self, kind: int, payload: bytes, data: bytes | memoryview = b"") -> tuple[int, _Parser]:
         """Send one request (``payload``, then ``data``), wait for its reply: (reply kind, parser
@@ -188,22 +236,19 @@ class Sftp:
         slot: list[Any] = [threading.Event(), None, None]
         with self.lock:
             if self.closed:
-                raise OSError(errno.EIO, "the file share's stream is gone")
+                raise StreamGone()
             request = self.next_id
             self.next_id = (self.next_id + 1) & 0xFFFFFFFF
             self.waiting[request] = slot
-            head = _U32.pack(len(payload) + len(data) + 5) + bytes([kind]) + _U32.pack(request) + payload
-            parts = [memoryview(head), memoryview(data)] if data else [memoryview(head)]
-            while parts:
-                written = os.writev(self.wfd, parts)
-                while parts and written >= len(parts[0]):
-                    written -= len(parts[0])
-                    parts.pop(0)
-                if parts:
-                    parts[0] = parts[0][written:]
+        head = _U32.pack(len(payload) + len(data) + 5) + bytes([kind]) + _U32.pack(request) + payload
+        try:
+            self._send([memoryview(head), memoryview(data)] if data else [memoryview(head)])
+        except StreamGone:
+            self.end()
+            raise
         slot[0].wait()
         if slot[1] is None:
-            raise OSError(errno.EIO, "the file share's stream is gone")
+            raise StreamGone()
         return slot[1], _Parser(slot[2], 4)
 
     def _status(self, kind: int, parser: _Parser) -> None:
@@ -297,6 +342,18 @@ class Node:
         self.seen: tuple[int, int] | None = None  # (size, mtime) the kernel was last told
 
 
+@contextlib.contextmanager
+def _failure_means(code: int) -> Iterator[None]:
+    """SFTP v3 has one status for most failures (asyncssh sends it for EEXIST, ENOTEMPTY and more):
+    read it as ``code``, the likely cause for the operation."""
+    try:
+        yield
+    except SftpError as exc:
+        if exc.errno == errno.EIO:
+            raise OSError(code, exc.strerror) from None
+        raise
+
+
 def _escapes(directory: bytes, target: bytes) -> bool:
     """Whether relative ``target``, read in ``directory`` (absolute in the share), leaves the share."""
     depth = len([part for part in directory.split(b"/") if part])
@@ -311,10 +368,11 @@ def _escapes(directory: bytes, target: bytes) -> bool:
 
 
 class Handle:
-    __slots__ = ("sftp", "handle", "node", "pflags")
+    __slots__ = ("sftp", "handle", "node", "pflags", "lock")
 
     def __init__(self, sftp: Sftp, handle: bytes, node: int, pflags: int) -> None:
         self.sftp, self.handle, self.node, self.pflags = sftp, handle, node, pflags
+        self.lock = threading.Lock()
 
 
 class Client:
@@ -323,6 +381,7 @@ class Client:
     def __init__(self, mount: str, read_only: bool = False, sftp: Sftp | None = None) -> None:
         self._stream = sftp
         self._keep: Any = None  # what keeps the current stream's upstream alive (closed when replaced)
+        self._order = -1
         self._attached = threading.Condition()
         self.down = False  # the last wait for a stream found none: later operations fail at once
         self.mount = mount
@@ -352,16 +411,20 @@ class Client:
                 self._attached.wait(left)
             return self._stream
 
-    def attach(self, sftp: Sftp, keep: Any = None) -> None:
-        """Serve from ``sftp`` (started) from now on; the previous stream ends."""
+    def attach(self, sftp: Sftp, keep: Any = None, order: int = 0) -> None:
+        """Serve from ``sftp`` (started) from now on, unless a stream offered later (a higher
+        ``order``) is already attached; the stream given up ends."""
         with self._attached:
-            old, old_keep = self._stream, self._keep
-            self._stream, self._keep, self.down = sftp, keep, False
-            self._attached.notify_all()
-        if old is not None:
-            old.fail_all()
-        if old_keep is not None:
+            if order < self._order:
+                old, old_keep = sftp, keep
+            else:
+                old, old_keep = self._stream, self._keep
+                self._stream, self._keep, self._order, self.down = sftp, keep, order, False
+                self._attached.notify_all()
+        if old_keep is not None:  # first: its upstream ends, which unblocks anything on its pipes
             old_keep.close()
+        if old is not None:
+            old.end()
 
     def _file(self, fh: int) -> tuple[Sftp, bytes]:
         """The stream and SFTP handle of an open file, opened again on a new stream if needed."""
@@ -369,11 +432,20 @@ class Client:
         if found is None:
             raise OSError(errno.EBADF, "")
         sftp = self.sftp
-        if found.sftp is not sftp:
-            path = self._path(found.node)
-            found.handle = sftp.open(path, found.pflags & ~(FXF_CREAT | FXF_TRUNC | FXF_EXCL))
-            found.sftp = sftp
-        return sftp, found.handle
+        with found.lock:
+            if found.sftp is not sftp:
+                path = self._path(found.node)
+                found.handle = sftp.open(path, found.pflags & ~(FXF_CREAT | FXF_TRUNC | FXF_EXCL))
+                found.sftp = sftp
+            return sftp, found.handle
+
+    def _on_file(self, fh: int, call: Any) -> Any:
+        """``call(sftp, handle)`` for an open file, once more on the next stream if the stream ended
+        under it (reads and writes at an offset may be repeated: written-back data is not lost)."""
+        try:
+            return call(*self._file(fh))
+        except StreamGone:
+            return call(*self._file(fh))
 
     # --- mounting -------------------------------------------------------------------------
     def mount_fuse(self) -> None:
@@ -418,7 +490,8 @@ class Client:
             except Exception:  # noqa: BLE001 - a bug must not take the mount down
                 import traceback
                 traceback.print_exc()
-                self._reply(unique, error=errno.EIO)
+                if name not in NO_REPLY:
+                    self._reply(unique, error=errno.EIO)
                 continue
             if name not in NO_REPLY:
                 self._reply(unique, body or b"")
@@ -428,15 +501,15 @@ class Client:
     def _reply(self, unique: int, body: bytes | memoryview = b"", error: int = 0) -> None:
         try:
             os.writev(self.fd, [OUT_HEADER.pack(16 + len(body), -error, unique), body])
-        except OSError as exc:
-            if exc.errno != errno.ENOENT:  # the request was interrupted
-                raise
+        except OSError as exc:  # ENOENT: the request was interrupted; others: said, the worker goes on
+            if exc.errno != errno.ENOENT:
+                print(f"cowait file share: a reply failed: {exc}", file=sys.stderr, flush=True)
 
     # --- nodes ----------------------------------------------------------------------------
     def _path(self, node: int) -> bytes:
         with self.lock:
             found = self.nodes.get(node)
-        if found is None:
+        if found is None or not found.path:  # forgotten, or removed on the caller's side
             raise OSError(errno.ESTALE, "")
         return found.path
 
@@ -495,7 +568,7 @@ class Client:
         # answers the lookups that follow it: find, ls -l), writeback cache, parallel dir ops, max pages
         flags = (1 << 0) | (1 << 3) | (1 << 5) | (1 << 12) | (1 << 13) | (1 << 16) | (1 << 18) | (1 << 22)
         return struct.pack("<IIIIHHIIHHII", 7, 31, max(readahead, 1 << 21), flags, 64, 48, MAX_WRITE, 1,
-                           MAX_WRITE // 4096, 0, 0, 0) + bytes(20)
+                           MAX_WRITE // 4096, 0, 0, 0) + bytes(24)  # fuse_init_out: 64 bytes
 
     def op_destroy(self, node: int, body: memoryview) -> bytes:
         return b""
@@ -521,11 +594,23 @@ class Client:
                 return ENTRY.pack(0, 0, TIMEOUT_NS // 10**9, 0, TIMEOUT_NS % 10**9, 0) + bytes(ATTR.size)
             raise
 
+    def _open_file_of(self, node: int, fh: int | None) -> tuple[Sftp, bytes] | None:
+        """An open handle on ``node``: ``fh`` if given, else any (a removed file is reached so)."""
+        if fh is None or fh not in self.handles:
+            with self.lock:
+                fh = next((number for number, handle in self.handles.items() if handle.node == node), None)
+        return self._file(fh) if fh is not None else None
+
+    def _alive(self, node: int) -> bool:
+        with self.lock:
+            found = self.nodes.get(node)
+        return found is not None and bool(found.path)
+
     def op_getattr(self, node: int, body: memoryview) -> bytes:
         flags, _, fh = struct.unpack_from("<IIQ", body)
-        if flags & 1 and fh in self.handles:
-            sftp, handle = self._file(fh)
-            attrs = sftp.fstat(handle)
+        opened = self._open_file_of(node, fh if flags & 1 else None) if flags & 1 or not self._alive(node) else None
+        if opened is not None:
+            attrs = opened[0].fstat(opened[1])
         else:
             attrs = self.sftp.lstat(self._path(node))
         return struct.pack("<QII", 0, TIMEOUT_NS, 0) + self._attr(node, attrs)
@@ -533,24 +618,31 @@ class Client:
     def op_setattr(self, node: int, body: memoryview) -> bytes:
         valid, _, fh, size, _, atime, mtime, _, atimensec, mtimensec, _, mode = struct.unpack_from(
             "<IIQQQQQQIIII", body)
-        path = self._path(node)
-        handle = self._file(fh)[1] if valid & (1 << 6) and fh in self.handles else None
+        alive = self._alive(node)
+        opened = self._open_file_of(node, fh if valid & (1 << 6) else None) \
+            if valid & (1 << 6) or not alive else None
+        if opened is None and not alive:  # removed here and open nowhere: nothing left to change
+            return struct.pack("<QII", 0, TIMEOUT_NS, 0) + self._attr(node, {"mode": stat.S_IFREG | 0o644})
+        path = b"" if opened is not None and not alive else self._path(node)
+
+        def current() -> dict[str, int]:
+            return opened[0].fstat(opened[1]) if opened is not None else self.sftp.lstat(path)
+
         new_size = size if valid & (1 << 3) else None
         new_mode = mode & 0o7777 if valid & 1 else None
         times = None
         if valid & ((1 << 4) | (1 << 5)):
-            now = int(time.time())
-            current = self.sftp.lstat(path)
-            atime = now if valid & (1 << 7) else (atime if valid & (1 << 4) else current.get("atime", now))
-            mtime = now if valid & (1 << 8) else (mtime if valid & (1 << 5) else current.get("mtime", now))
+            now, before = int(time.time()), current()
+            atime = now if valid & (1 << 7) else (atime if valid & (1 << 4) else before.get("atime", now))
+            mtime = now if valid & (1 << 8) else (mtime if valid & (1 << 5) else before.get("mtime", now))
             times = (atime, mtime)
         if new_size is not None or new_mode is not None or times is not None:
             attrs = pack_attrs(new_size, new_mode, *(times or (None, None)))
-            if handle is not None:
-                self.sftp.ok(FXP_FSETSTAT, _string(handle) + attrs)
+            if opened is not None:
+                opened[0].ok(FXP_FSETSTAT, _string(opened[1]) + attrs)
             else:
                 self.sftp.ok(FXP_SETSTAT, _string(path) + attrs)
-        attrs = self.sftp.lstat(path)
+        attrs = current()
         with self.lock:  # the kernel's own change (it sets the times after writing back): not the caller's
             found = self.nodes.get(node)
             if found is not None and stat.S_ISREG(attrs.get("mode", 0)):
@@ -577,16 +669,30 @@ class Client:
     def op_mkdir(self, node: int, body: memoryview) -> bytes:
         mode, umask = struct.unpack_from("<II", body)
         path = self._join(self._path(node), bytes(body[8:]).rstrip(b"\0"))
-        self.sftp.ok(FXP_MKDIR, _string(path) + pack_attrs(mode=mode & ~umask & 0o7777))
+        with _failure_means(errno.EEXIST):
+            self.sftp.ok(FXP_MKDIR, _string(path) + pack_attrs(mode=mode & ~umask & 0o7777))
         return self._lookup(path)
 
     def op_unlink(self, node: int, body: memoryview) -> bytes:
-        self.sftp.ok(FXP_REMOVE, _string(self._join(self._path(node), bytes(body).rstrip(b"\0"))))
+        path = self._join(self._path(node), bytes(body).rstrip(b"\0"))
+        self.sftp.ok(FXP_REMOVE, _string(path))
+        self._retire(path)
         return b""
 
     def op_rmdir(self, node: int, body: memoryview) -> bytes:
-        self.sftp.ok(FXP_RMDIR, _string(self._join(self._path(node), bytes(body).rstrip(b"\0"))))
+        path = self._join(self._path(node), bytes(body).rstrip(b"\0"))
+        with _failure_means(errno.ENOTEMPTY):
+            self.sftp.ok(FXP_RMDIR, _string(path))
+        self._retire(path)
         return b""
+
+    def _retire(self, path: bytes) -> None:
+        """``path`` is gone: its node (if the kernel still holds it) no longer stands for the path,
+        and a file made there later gets a node of its own."""
+        with self.lock:
+            number = self.by_path.pop(path, None)
+            if number is not None and number in self.nodes:
+                self.nodes[number].path = b""
 
     def op_rename(self, node: int, body: memoryview) -> bytes:
         (newdir,) = struct.unpack_from("<Q", body)
@@ -605,8 +711,8 @@ class Client:
             self.sftp.ok(FXP_RENAME, _string(source) + _string(target))
         else:
             self.sftp._status(*self.sftp.extended(b"posix-rename@openssh.com", _string(source) + _string(target)))
+        self._retire(target)  # what the rename replaced
         with self.lock:  # the nodes below the old name now live below the new one
-            replaced = self.by_path.pop(target, None)
             prefix = source + b"/"
             for path in [p for p in self.by_path if p == source or p.startswith(prefix)]:
                 number = self.by_path.pop(path)
@@ -651,20 +757,19 @@ class Client:
         path = self._join(self._path(node), bytes(body[16:]).rstrip(b"\0"))
         pflags = self._pflags(flags) | FXF_CREAT | (FXF_EXCL if flags & os.O_EXCL else 0)
         sftp = self.sftp
-        handle = sftp.open(path, pflags, pack_attrs(mode=mode & ~umask & 0o7777))
+        with _failure_means(errno.EEXIST if flags & os.O_EXCL else errno.EIO):
+            handle = sftp.open(path, pflags, pack_attrs(mode=mode & ~umask & 0o7777))
         entry = self._lookup(path)
         created = ENTRY.unpack_from(entry)[0]
         return entry + OPEN_OUT.pack(self._handle(sftp, handle, created, pflags), 0, 0)
 
     def op_read(self, node: int, body: memoryview) -> bytes:
         fh, offset, size = struct.unpack_from("<QQI", body)
-        sftp, handle = self._file(fh)
-        return sftp.read(handle, offset, size)
+        return self._on_file(fh, lambda sftp, handle: sftp.read(handle, offset, size))
 
     def op_write(self, node: int, body: memoryview) -> bytes:
         fh, offset, size = struct.unpack_from("<QQI", body)
-        sftp, handle = self._file(fh)
-        sftp.write(handle, offset, body[40:40 + size])
+        self._on_file(fh, lambda sftp, handle: sftp.write(handle, offset, body[40:40 + size]))
         return struct.pack("<II", size, 0)
 
     def op_statfs(self, node: int, body: memoryview) -> bytes:

@@ -21,6 +21,7 @@ Standard library only: it runs in the project image, next to whatever the projec
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import select
 import signal
@@ -181,7 +182,7 @@ def run_client_agent(mount: str, path: str, read_only: bool) -> int:
     os.chmod(path, 0o600)
     listener.listen(16)
 
-    def attach(conn: socket.socket) -> None:
+    def attach(conn: socket.socket, order: int) -> None:
         try:
             role, fds, _, _ = socket.recv_fds(conn, 1, 2)
         except OSError:
@@ -192,18 +193,19 @@ def run_client_agent(mount: str, path: str, read_only: bool) -> int:
             return
         sftp = Sftp(fds[0], fds[1])
         try:
-            sftp.start()  # a caller that left before this fails here
+            sftp.start()  # a caller that left before this (or a silent one) fails here
             conn.sendall(PAIRED)
         except (OSError, EOFError):
-            sftp.fail_all()
             conn.close()
+            sftp.discard()
             return
-        client.attach(sftp, keep=conn)  # the upstream stays until this closes (a newer stream came)
+        # the upstream stays until conn closes: when a stream offered later is attached
+        client.attach(sftp, keep=conn, order=order)
 
     def accept() -> None:
-        while True:
+        for order in itertools.count():
             conn, _ = listener.accept()
-            threading.Thread(target=attach, args=(conn,), daemon=True).start()
+            threading.Thread(target=attach, args=(conn, order), daemon=True).start()
 
     threading.Thread(target=accept, daemon=True).start()
     stopped = threading.Event()
