@@ -172,10 +172,20 @@ def collect_stale_shares(client: Any) -> list[str]:
     stale = []
     for folder in sorted(shares_dir().glob("*")) if shares_dir().is_dir() else []:
         # a folder made in the last minute may belong to a share that is still starting
-        if f"{folder.name}-share" not in names and time.time() - folder.lstat().st_mtime > 60:
+        if f"{folder.name}-share" not in names and _age(folder) > 60:
             _unmount(folder)
             stale.append(folder.name)
     return stale
+
+
+def _age(folder: Path) -> float:
+    """Seconds since the share folder was made; infinite when its FUSE mount no longer answers
+    (ENOTCONN: the client behind it is gone, so the share is over, not starting: a share mounts only
+    once its sidecar runs)."""
+    try:
+        return time.time() - folder.lstat().st_mtime
+    except OSError:
+        return float("inf")
 
 
 def _unmount(folder: Path) -> None:

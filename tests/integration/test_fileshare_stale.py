@@ -3,6 +3,8 @@ removed by the next one; a share that may still be starting is kept."""
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 import subprocess
 import time
@@ -37,3 +39,29 @@ def test_stale_shares_are_collected_and_live_ones_kept(docker_client):
             subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
             if folder.exists():
                 folder.rmdir()
+
+
+def test_a_share_whose_fuse_client_died_is_collected(docker_client):
+    """A share folder whose FUSE connection has no daemon any more answers ENOTCONN to every stat:
+    collected as stale, not a crash of the next ``cowait``."""
+    shares_dir().mkdir(parents=True, exist_ok=True)
+    dead = shares_dir() / "dead-test-0001"
+    dead.mkdir()
+    device = os.open("/dev/fuse", os.O_RDWR)
+    libc = ctypes.CDLL(None, use_errno=True)
+    try:
+        options = f"fd={device},rootmode=40000,user_id=0,group_id=0".encode()
+        assert libc.mount(b"cowait-test", str(dead).encode(), b"fuse.cowait-test", 0, options) == 0, \
+            os.strerror(ctypes.get_errno())
+    finally:
+        os.close(device)  # the daemon side is gone: the mount now answers ENOTCONN
+    try:
+        with pytest.raises(OSError) as raised:
+            dead.lstat()
+        assert raised.value.errno == errno.ENOTCONN
+        assert "dead-test-0001" in collect_stale_shares(docker_client)
+        assert not mounted(dead) and not dead.exists()
+    finally:
+        subprocess.run(["umount", "-l", str(dead)], capture_output=True, check=False)
+        if dead.exists():
+            dead.rmdir()
