@@ -28,9 +28,11 @@ log = logging.getLogger("cowait.fileshare")
 def pod_option(read_only: bool = False) -> dict[str, Any]:
     """The ``fileshare`` engine option of a pod whose task sees the caller's project folder (its
     subtasks inherit it): the pod gets the share's sidecar."""
+    from cowait.fileshare.relay import share_client
     from cowait.runtime.taskdef import PROJECT_MOUNT
 
-    return {"read_only": read_only, "target": PROJECT_MOUNT}
+    # the client is chosen here, by the caller: subtask pods, rendered in a pod, use the same one
+    return {"read_only": read_only, "target": PROJECT_MOUNT, "client": share_client()}
 
 
 class ClusterShare:

@@ -214,11 +214,13 @@ def test_cowait_test_on_the_cluster_with_junit(project, tmp_path):
         (root / "test_live_suite.py").unlink()
 
 
-def test_cowait_notebook_on_the_cluster_sees_the_callers_folder_live(project, core, namespace):
+@pytest.mark.parametrize("client", ["sshfs", "cowait"])
+def test_cowait_notebook_on_the_cluster_sees_the_callers_folder_live(project, core, namespace, client):
     """`cowait notebook -c`: Jupyter through a port-forward, and the caller's folder streamed into the
     pod by the file share (the default on clusters): files made on the host after the start are read
     in the pod, files the notebook writes land on the host, and a NotebookRunner subtask (its own pod,
-    with its own sidecar) runs a notebook that exists only on the caller's disk."""
+    with its own sidecar and the same FUSE client) runs a notebook that exists only on the caller's
+    disk. With each FUSE client: sshfs, and our own (COWAIT_SHARE_CLIENT=cowait)."""
     import signal
 
     from tests.support.jupyter import JupyterServer
@@ -231,7 +233,7 @@ def test_cowait_notebook_on_the_cluster_sees_the_callers_folder_live(project, co
         assert cowait("build", "--push", "-q").returncode == 0
         process = subprocess.Popen([sys.executable, "-m", "cowait", "notebook", "-c", "live"], cwd=root,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   env={**os.environ, "HOME": str(root.parent)})
+                                   env={**os.environ, "HOME": str(root.parent), "COWAIT_SHARE_CLIENT": client})
         url = process.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:"), process.stderr.read() if process.poll() is not None else url
         base, token = url.split("/lab?token=")
@@ -240,19 +242,24 @@ def test_cowait_notebook_on_the_cluster_sees_the_callers_folder_live(project, co
             [server] = pods(core, namespace, "cowait.root=true")
             assert [c.name for c in server.spec.containers] == ["task", "share"]
             mounts = kernel.execute("print(open('/proc/mounts').read())")
-            assert " /var/task fuse.sshfs " in mounts.stdout, mounts.stdout
+            assert f" /var/task fuse.{client} " in mounts.stdout, mounts.stdout
             (root / "from-host.txt").write_text("written on the host after the start")
             read = kernel.execute("print(open('from-host.txt').read())")
             assert read.stdout.strip() == "written on the host after the start", read.error
             wrote = kernel.execute("open('from-pod.txt', 'w').write('written in the pod')")
             assert wrote.status == "ok", wrote.error
             assert (root / "from-pod.txt").read_text() == "written in the pod"
-            shutil.copy(root / "square.ipynb", root / "only-on-the-host.ipynb")
+            notebook = json.loads((root / "square.ipynb").read_text())  # reports its pod's share client
+            notebook["cells"].insert(-2, {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                                          "source": "print('share:', *[line.split()[2] for line in open('/proc/mounts')"
+                                                    " if line.split()[1] == '/var/task'][-1:])"})
+            (root / "only-on-the-host.ipynb").write_text(json.dumps(notebook))
             result = kernel.execute("value = await NotebookRunner(path='only-on-the-host.ipynb', x=6)\n"
                                     "import sys; sys.stdout.write(f'value {value}\\n')")
             assert result.status == "ok", result.error
             assert "value 36" in result.stdout
             assert "| square of 6 is 36" in result.stdout
+            assert f"| share: fuse.{client}\n" in result.stdout, result.stdout  # the subtask's own sidecar
             # the subtask's pod (with its sidecar) is removed once its task ended
             assert wait_gone(core, namespace, "cowait.root=false", timeout=30) == []
             # the stream into the sidecar is cut (as by a network failure): cowait reconnects, and

@@ -98,6 +98,23 @@ def test_a_pod_with_the_file_share_carries_the_sidecar(read_only):
     assert len(pod_manifest(taskdef())["spec"]["containers"]) == 1  # and only with the share
 
 
+@pytest.mark.parametrize("client", ["sshfs", "cowait"])
+def test_subtask_pods_run_the_share_client_the_caller_chose(monkeypatch, client):
+    """The caller's COWAIT_SHARE_CLIENT is written into the pod option, so a subtask's pod, rendered
+    inside a pod where the variable is not set, runs the same FUSE client as the root pod."""
+    from cowait.fileshare.cluster import pod_option
+
+    monkeypatch.setenv("COWAIT_SHARE_CLIENT", client)
+    option = pod_option()
+    monkeypatch.delenv("COWAIT_SHARE_CLIENT")  # as in the root pod, where the subtask is rendered
+    child = taskdef()
+    child.engine_options["fileshare"] = option
+    sidecar = pod_manifest(child)["spec"]["containers"][1]
+    assert ("--client" in sidecar["command"]) is (client != "sshfs")
+    if client != "sshfs":
+        assert sidecar["command"][sidecar["command"].index("--client") + 1] == client
+
+
 def test_affinity_terms_have_the_right_types():
     spread = affinity_spec({"mode": "spread", "required": True})
     term = spread["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]

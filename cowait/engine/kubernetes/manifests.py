@@ -102,7 +102,7 @@ def fileshare_spec(taskdef: TaskDefinition) -> dict[str, Any] | None:
     from cowait.fileshare.relay import SIDECAR_MOUNT, agent_command
 
     return {"target": share["target"], "mount": SIDECAR_MOUNT,
-            "command": agent_command(bool(share.get("read_only")))}
+            "command": agent_command(bool(share.get("read_only")), share.get("client"))}
 
 
 # libyaml's parser where PyYAML has it: a tenth of the pure-Python one's time on every subtask's pod
