@@ -74,12 +74,7 @@ class Agent:
         self.arrived = threading.Condition()
         self.down = False  # the last dial found no stream
         self.active: socket.socket | None = None  # the agent's end of the connected dialer's socket
-        if os.path.exists(path):
-            os.unlink(path)
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(path)
-        os.chmod(path, 0o600)
-        self.listener.listen(16)
+        self.listener = _listen(path)
 
     def serve_forever(self) -> None:
         while True:
@@ -175,12 +170,7 @@ def run_client_agent(mount: str, path: str, read_only: bool) -> int:
     os.makedirs(mount, exist_ok=True)
     client = Client(mount, read_only=read_only)
     client.mount_fuse()
-    if os.path.exists(path):
-        os.unlink(path)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    os.chmod(path, 0o600)
-    listener.listen(16)
+    listener = _listen(path)
 
     def attach(conn: socket.socket, order: int) -> None:
         try:
@@ -208,10 +198,8 @@ def run_client_agent(mount: str, path: str, read_only: bool) -> int:
             threading.Thread(target=attach, args=(conn, order), daemon=True).start()
 
     threading.Thread(target=accept, daemon=True).start()
-    stopped = threading.Event()
 
-    def stop(*_: object) -> None:
-        stopped.set()
+    def stop(*_: object) -> None:  # serve() returns once the mount is gone
         subprocess.run(["umount", "-l", mount], capture_output=True, check=False)
 
     signal.signal(signal.SIGTERM, stop)
@@ -315,6 +303,17 @@ def tune_readahead(path: str, kilobytes: int = READAHEAD_KB) -> bool:
 
 
 # --- helpers --------------------------------------------------------------------------------
+def _listen(path: str) -> socket.socket:
+    """The agent's unix socket on ``path`` (replacing a stale one), for this user only."""
+    if os.path.exists(path):
+        os.unlink(path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    os.chmod(path, 0o600)
+    listener.listen(16)
+    return listener
+
+
 def _alive(fd: int) -> bool:
     poller = select.poll()
     poller.register(fd, 0)
