@@ -32,6 +32,7 @@ import select
 import stat
 import struct
 import sys
+import termios
 import threading
 import time
 from typing import Any, Iterator
@@ -49,6 +50,11 @@ FX_ERRNO = {FX_EOF: 0, FX_NO_SUCH_FILE: errno.ENOENT, FX_PERMISSION_DENIED: errn
             FX_FAILURE: errno.EIO, 5: errno.EBADMSG, 6: errno.ENOTCONN, 7: errno.ECONNABORTED,
             8: errno.EOPNOTSUPP}
 _U32, _U64 = struct.Struct(">I"), struct.Struct(">Q")
+_PACKET_HEAD = struct.Struct(">IBI")  # length, type, request id
+_OUT_HEADER = struct.Struct("<IiQ")  # FUSE's reply header: length, -errno, unique
+MAX_READ = 1 << 19  # the largest READ the kernel sends: its reply fits in SPLICE_PIPE
+SPLICE_PIPE = 1 << 20  # the pipe a READ reply is assembled in (the most a pipe holds without privileges)
+REPLIED = object()  # an operation's result when its FUSE reply has been written already
 
 
 class SftpError(OSError):
@@ -126,7 +132,12 @@ class Sftp:
     """An SFTP client on a byte stream: ``request`` from any thread, replies read by one thread.
 
     Sending never blocks for good: the write end is non-blocking and a sender gives up as soon as
-    the stream is ended (``end``), which is how a stalled stream is left for a new one."""
+    the stream is ended (``end``), which is how a stalled stream is left for a new one.
+
+    When the stream's read end is a pipe (an exec session's stdin), the data of a READ reply goes to
+    the FUSE device without passing through Python: the reader thread writes the FUSE reply header
+    into a pipe of its own, splices the data from the stream behind it, and splices the whole reply
+    into the device (``read(..., reply_to=)``)."""
 
     def __init__(self, rfd: int, wfd: int) -> None:
         self.rfd, self.wfd = rfd, wfd
@@ -144,6 +155,7 @@ class Sftp:
         self.extensions: dict[bytes, bytes] = {}
         self.closed = False
         self._wfd_open = True
+        self._splice = _splice_pipe() if stat.S_ISFIFO(os.fstat(rfd).st_mode) else None
 
     def start(self, timeout: float = 10.0) -> None:
         """Exchange INIT and VERSION (EOFError if the other side is gone or silent), then read replies."""
@@ -161,7 +173,11 @@ class Sftp:
 
     def _read_exactly(self, size: int) -> bytearray:
         buffer = bytearray(size)
-        view, done = memoryview(buffer), 0
+        self._read_into(memoryview(buffer))
+        return buffer
+
+    def _read_into(self, view: memoryview) -> None:
+        done, size = 0, len(view)
         while done < size:
             try:
                 got = os.readv(self.rfd, [view[done:]])
@@ -171,7 +187,6 @@ class Sftp:
             if not got:
                 raise EOFError
             done += got
-        return buffer
 
     def _read_packet(self) -> tuple[int, memoryview]:
         (length,) = _U32.unpack(self._read_exactly(4))
@@ -181,18 +196,72 @@ class Sftp:
     def _reader(self) -> None:
         try:
             while True:
-                kind, body = self._read_packet()
-                (request,) = _U32.unpack_from(body)
+                length, kind, request = _PACKET_HEAD.unpack(self._read_exactly(_PACKET_HEAD.size))
+                if length < 5:
+                    raise OSError(errno.EPROTO, "a reply too short to be one")
                 with self.lock:
                     slot = self.waiting.pop(request, None)
-                if slot is not None:
-                    slot[1], slot[2] = kind, body
+                if slot is not None and slot[3] is not None and kind == FXP_DATA and length >= 9:
+                    try:
+                        self._splice_reply(length - 9, *slot[3])
+                    except BaseException:
+                        slot[0].set()  # no reply: the request is made again on the next stream
+                        raise
+                    slot[1] = kind  # replied: no body
                     slot[0].set()
-        except (EOFError, OSError):
-            pass
+                    continue
+                buffer = bytearray(length - 1)  # the body from the request id on
+                buffer[:4] = _U32.pack(request)
+                self._read_into(memoryview(buffer)[4:])
+                if slot is not None:
+                    slot[1], slot[2] = kind, memoryview(buffer)
+                    slot[0].set()
+        except (EOFError, OSError) as exc:
+            if DEBUG:
+                print("stream ended:", repr(exc), file=sys.stderr, flush=True)
         finally:
             self.end()
             os.close(self.rfd)
+            if self._splice is not None:
+                for fd in self._splice:
+                    os.close(fd)
+
+    def _splice_reply(self, size: int, fuse: int, unique: int) -> None:
+        """Move the rest of a DATA reply (its data's length, then ``size`` bytes of data) from the
+        stream into the FUSE device as the reply to request ``unique``."""
+        (data,) = _U32.unpack(self._read_exactly(4))
+        if data != size:
+            raise OSError(errno.EPROTO, "a DATA reply whose lengths disagree")
+        out, into = self._splice  # type: ignore[misc]
+        os.write(into, _OUT_HEADER.pack(16 + data, 0, unique))
+        left, waited = data, False
+        while left:
+            try:
+                moved = os.splice(self.rfd, into, left, flags=os.SPLICE_F_NONBLOCK)
+            except BlockingIOError:
+                if waited:  # the stream has data, so our pipe is full (the stream's pieces were small)
+                    _write_reply(fuse, _drain(out) + self._read_exactly(left))
+                    return
+                select.select([self.rfd], [], [])
+                waited = True
+                continue
+            waited = False
+            if not moved:
+                _drain(out)
+                raise EOFError
+            left -= moved
+        try:
+            left = 16 + data
+            while left:  # the device takes a reply whole, in one call
+                moved = os.splice(out, fuse, left, flags=os.SPLICE_F_MOVE)
+                if not moved:
+                    _drain(out)
+                    break
+                left -= moved
+        except OSError as exc:  # the device consumed the reply (ENOENT: the request was interrupted)
+            _drain(out)
+            if exc.errno != errno.ENOENT:
+                print(f"cowait file share: a read reply failed: {exc}", file=sys.stderr, flush=True)
 
     def end(self) -> None:
         """End this stream: pending and later requests fail with StreamGone, and the write end is
@@ -233,7 +302,11 @@ class Sftp:
     def request(self, kind: int, payload: bytes, data: bytes | memoryview = b"") -> tuple[int, _Parser]:
         """Send one request (``payload``, then ``data``), wait for its reply: (reply kind, parser
         after the request id)."""
-        slot: list[Any] = [threading.Event(), None, None]
+        return self._request(kind, payload, data, None)
+
+    def _request(self, kind: int, payload: bytes, data: bytes | memoryview,
+                 reply_to: tuple[int, int] | None) -> tuple[int, _Parser]:
+        slot: list[Any] = [threading.Event(), None, None, reply_to]
         with self.lock:
             if self.closed:
                 raise StreamGone()
@@ -249,7 +322,7 @@ class Sftp:
         slot[0].wait()
         if slot[1] is None:
             raise StreamGone()
-        return slot[1], _Parser(slot[2], 4)
+        return slot[1], _Parser(slot[2], 4) if slot[2] is not None else None  # type: ignore[return-value]
 
     def _status(self, kind: int, parser: _Parser) -> None:
         if kind != FXP_STATUS:
@@ -280,10 +353,15 @@ class Sftp:
     def close(self, handle: bytes) -> None:
         self.ok(FXP_CLOSE, _string(handle))
 
-    def read(self, handle: bytes, offset: int, size: int) -> bytes | memoryview:
-        kind, parser = self.request(FXP_READ, _string(handle) + _U64.pack(offset) + _U32.pack(size))
+    def read(self, handle: bytes, offset: int, size: int,
+             reply_to: tuple[int, int] | None = None) -> bytes | memoryview | object:
+        """Up to ``size`` bytes at ``offset`` (b"" at the end of the file). With ``reply_to`` (the FUSE
+        device, the request's unique) and a pipe as the stream, the data goes to the device as the
+        reply and this returns REPLIED."""
+        reply_to = reply_to if self._splice is not None else None
+        kind, parser = self._request(FXP_READ, _string(handle) + _U64.pack(offset) + _U32.pack(size), b"", reply_to)
         if kind == FXP_DATA:
-            return parser.view()
+            return REPLIED if parser is None else parser.view()
         if kind == FXP_STATUS and _U32.unpack_from(parser.data, parser.pos)[0] == FX_EOF:
             return b""
         self._status(kind, parser)
@@ -313,8 +391,40 @@ class Sftp:
         return self.request(FXP_EXTENDED, _string(name) + payload)
 
 
+def _splice_pipe() -> tuple[int, int] | None:
+    """A pipe that holds a whole READ reply (None where the pipe cannot be made that large: the
+    data then passes through Python)."""
+    out, into = os.pipe()
+    try:
+        fcntl.fcntl(into, 1031, SPLICE_PIPE)  # F_SETPIPE_SZ
+    except OSError:
+        os.close(out)
+        os.close(into)
+        return None
+    return out, into
+
+
+def _drain(fd: int) -> bytes:
+    """Everything in pipe ``fd`` now."""
+    waiting = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+    parts = []
+    while waiting > 0:
+        part = os.read(fd, waiting)
+        parts.append(part)
+        waiting -= len(part)
+    return b"".join(parts)
+
+
+def _write_reply(fuse: int, reply: bytes | bytearray) -> None:
+    try:
+        os.write(fuse, reply)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            print(f"cowait file share: a read reply failed: {exc}", file=sys.stderr, flush=True)
+
+
 # --- FUSE ---------------------------------------------------------------------------------
-IN_HEADER, OUT_HEADER = struct.Struct("<IIQQIIIHH"), struct.Struct("<IiQ")
+IN_HEADER, OUT_HEADER = struct.Struct("<IIQQIIIHH"), _OUT_HEADER
 ATTR = struct.Struct("<QQQQQQIIIIIIIIII")
 ENTRY = struct.Struct("<QQQQII")
 OPEN_OUT = struct.Struct("<QIi")
@@ -395,6 +505,7 @@ class Client:
         self.listings: dict[int, list[tuple[bytes, dict[str, int]]]] = {}
         self.next_fh = 1
         self.fd = -1
+        self._request = threading.local()  # the FUSE request a worker thread is on (``unique``)
 
     # --- the stream -----------------------------------------------------------------------
     @property
@@ -451,7 +562,7 @@ class Client:
     def mount_fuse(self) -> None:
         self.fd = os.open("/dev/fuse", os.O_RDWR)
         libc = ctypes.CDLL(None, use_errno=True)
-        options = f"fd={self.fd},rootmode=40000,user_id=0,group_id=0,allow_other".encode()
+        options = f"fd={self.fd},rootmode=40000,user_id=0,group_id=0,allow_other,max_read={MAX_READ}".encode()
         flags = 1 if self.read_only else 0  # MS_RDONLY
         if libc.mount(b"cowait", self.mount.encode(), b"fuse.cowait", flags | 0x2 | 0x4, options) != 0:  # nosuid, nodev
             raise OSError(ctypes.get_errno(), f"mount {self.mount}")
@@ -482,6 +593,7 @@ class Client:
             try:
                 if name is None:
                     raise OSError(errno.ENOSYS, "")
+                self._request.unique = unique
                 body = getattr(self, "op_" + name)(node, request[40:length])
             except OSError as exc:
                 if name not in NO_REPLY:
@@ -493,7 +605,7 @@ class Client:
                 if name not in NO_REPLY:
                     self._reply(unique, error=errno.EIO)
                 continue
-            if name not in NO_REPLY:
+            if name not in NO_REPLY and body is not REPLIED:
                 self._reply(unique, body or b"")
             if name == "destroy":
                 return
@@ -763,9 +875,10 @@ class Client:
         created = ENTRY.unpack_from(entry)[0]
         return entry + OPEN_OUT.pack(self._handle(sftp, handle, created, pflags), 0, 0)
 
-    def op_read(self, node: int, body: memoryview) -> bytes:
+    def op_read(self, node: int, body: memoryview) -> bytes | memoryview | object:
         fh, offset, size = struct.unpack_from("<QQI", body)
-        return self._on_file(fh, lambda sftp, handle: sftp.read(handle, offset, size))
+        reply_to = (self.fd, self._request.unique)
+        return self._on_file(fh, lambda sftp, handle: sftp.read(handle, offset, size, reply_to))
 
     def op_write(self, node: int, body: memoryview) -> bytes:
         fh, offset, size = struct.unpack_from("<QQI", body)

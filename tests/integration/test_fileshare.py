@@ -104,6 +104,32 @@ def test_a_thousand_files_written_with_fsync_arrive_intact(streamed):
         assert (root / "many" / f"{i}.bin").read_bytes() == hashlib.sha256(str(i).encode()).digest() * 32
 
 
+def test_large_reads_arrive_intact_whole_and_at_random_offsets(streamed):
+    """48 MB files of random bytes made on the host: one read whole (the kernel's readahead: many large
+    READs in flight), another in pieces at random offsets from four threads at once; each compared."""
+    import hashlib
+    import random
+
+    root, kernel, *_ = streamed
+    whole, pieces = random.Random(7).randbytes(48 << 20), random.Random(8).randbytes(48 << 20)
+    (root / "whole.bin").write_bytes(whole)
+    (root / "pieces.bin").write_bytes(pieces)
+    try:
+        read = run(kernel, "import hashlib\nprint(hashlib.sha256(open('whole.bin', 'rb').read()).hexdigest())")
+        assert read.strip() == hashlib.sha256(whole).hexdigest()
+        sizes = [1, 4095, 65536, 1 << 20, 3 << 20]
+        picks = [(random.Random(i).randrange(len(pieces)), sizes[i % len(sizes)]) for i in range(200)]
+        output = run(kernel, "import hashlib, os\nfrom concurrent.futures import ThreadPoolExecutor\n"
+                             f"picks = {picks!r}\nfd = os.open('pieces.bin', os.O_RDONLY)\n"
+                             "def piece(pick):\n    return hashlib.sha256(os.pread(fd, pick[1], pick[0])).hexdigest()\n"
+                             "with ThreadPoolExecutor(4) as pool:\n    print(' '.join(pool.map(piece, picks)))\n"
+                             "os.close(fd)")
+        assert output.split() == [hashlib.sha256(pieces[offset:offset + size]).hexdigest() for offset, size in picks]
+    finally:
+        (root / "whole.bin").unlink()
+        (root / "pieces.bin").unlink()
+
+
 def test_subtasks_see_the_share(streamed):
     root, kernel, *_ = streamed
     shutil.copy(root / "square.ipynb", root / "made-after-start.ipynb")
