@@ -21,7 +21,7 @@ from typing import Any, Iterator
 from cowait.engine import labels as L
 from cowait.errors import CowaitError
 from cowait.fileshare.relay import SIDECAR_MOUNT, UPSTREAM_COMMAND, agent_command, fuse_device, tune_readahead
-from cowait.fileshare.sftp import serve_chunks
+from cowait.fileshare.sftp import GatherSend, serve_chunks
 from cowait.runtime.taskdef import PROJECT_MOUNT
 
 log = logging.getLogger("cowait.fileshare")
@@ -138,7 +138,8 @@ class LocalShare:
         self._socket = sock._sock
         try:
             chunks = _stdout_frames(self._socket)
-            serve_chunks(str(self.root), chunks, self._socket.sendall, read_only=self.read_only, exclude=self.exclude)
+            serve_chunks(str(self.root), chunks, GatherSend(self._socket), read_only=self.read_only,
+                         exclude=self.exclude)
         finally:
             self._drop()
 

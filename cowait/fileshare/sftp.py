@@ -12,6 +12,7 @@ import grp
 import logging
 import os
 import pwd
+import socket
 import sys
 import threading
 from typing import Any, AsyncIterator, Callable, Iterable
@@ -359,6 +360,31 @@ class _Reader:
         return await self.stream.readexactly(n)
 
 
+class GatherSend:
+    """A ``send`` on a socket that takes the parts of a burst of replies as they are (a READ's
+    header and its data) in one ``sendmsg``, instead of joining them into one buffer first."""
+
+    IOV_MAX = 1024
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def __call__(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def parts(self, parts: list[bytes]) -> None:
+        views = [memoryview(part) for part in parts if part]
+        while views:
+            sent = self.sock.sendmsg(views[:self.IOV_MAX])
+            done = 0
+            while done < len(views) and sent >= len(views[done]):
+                sent -= len(views[done])
+                done += 1
+            views = views[done:]
+            if views and sent:
+                views[0] = views[0][sent:]
+
+
 class _Writer:
     """Replies go out together: those written in one turn of the event loop (the answers to a burst
     of pipelined requests) leave in one send, not one system call (or websocket frame) each."""
@@ -387,7 +413,10 @@ class _Writer:
         pending, self._pending, self._size = self._pending, [], 0
         if pending and not self.channel.closing:
             try:
-                self.send(pending[0] if len(pending) == 1 else b"".join(pending))
+                if len(pending) > 1 and isinstance(self.send, GatherSend):
+                    self.send.parts(pending)
+                else:
+                    self.send(pending[0] if len(pending) == 1 else b"".join(pending))
             except OSError:  # the stream broke: the reader sees its end and the server stops
                 log.debug("the file share's stream broke while sending", exc_info=True)
                 self.channel.closing = True

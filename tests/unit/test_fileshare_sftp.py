@@ -140,3 +140,25 @@ def test_reads_at_the_end_and_refused_writes_get_their_status(shared):
     assert kind == 101 and struct.unpack(">I", body[:4])[0] not in (0, 1)  # STATUS failure
     wire.close()
     assert (shared / "a.txt").read_text() == "hello\n"
+
+
+def test_gathered_replies_arrive_whole_and_in_order():
+    """The local stream's send hands a burst of replies (headers and large data) to the socket in one
+    sendmsg; a socket that takes only part of it each time still gets every byte, in order."""
+    import random
+    import socket
+    import threading
+
+    from cowait.fileshare.sftp import GatherSend
+
+    ours, theirs = socket.socketpair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # partial sends
+    parts = [random.Random(n).randbytes(size) for n, size in enumerate([13, 1 << 19, 0, 13, 1 << 19, 17] * 200)]
+    got = bytearray()
+    expected = sum(len(part) for part in parts)
+    receiver = threading.Thread(target=lambda: [got.extend(theirs.recv(1 << 20)) for _ in iter(
+        lambda: len(got) < expected, False)])
+    receiver.start()
+    GatherSend(ours).parts(parts)
+    receiver.join(timeout=30)
+    assert bytes(got) == b"".join(parts)
