@@ -11,8 +11,8 @@ Each 256 MB row is the median of three rounds, the baseline and the share altern
 - `find` plus `stat` over 5,000 files, against a plain bind mount (target <= 10x);
 - delay from a local edit to remote visibility (target <= 1 s).
 
-Every row is measured with the sidecar's sshfs (the default, rows "share: ...") and with our own FUSE
-client (``cowait.fileshare.client``, rows "own client: ...", chosen by COWAIT_SHARE_CLIENT=cowait).
+Every row is measured with the sidecar's default FUSE client, our own (``cowait.fileshare.client``,
+rows "share: ..."), and with sshfs (rows "sshfs: ...", chosen by COWAIT_SHARE_CLIENT=sshfs).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def main() -> list[dict]:
         for index in range(FILES):
             (many / f"{index}.txt").write_text(str(index))
         try:
-            for fuse_client, label in (("sshfs", "share"), ("cowait", "own client")):
+            for fuse_client, label in (("cowait", "share"), ("sshfs", "sshfs")):
                 share = LocalShare(root, f"bench-{uuid.uuid4().hex[:6]}", ref, str(root), fuse_client=fuse_client)
                 share.start()
                 containers = []

@@ -31,7 +31,7 @@ EnvValue = Union[str, EnvSource]
 class Features(_Model):
     """Optional image features."""
 
-    notebook: bool = Field(True, description="Install Jupyter, the Cowait kernel and the file share's sshfs in the "
+    notebook: bool = Field(True, description="Install Jupyter, the Cowait kernel and sshfs (the file share's other client) in the "
                                           "image (false leaves them out: smaller image, no notebooks).")
 
 

@@ -1,5 +1,5 @@
-"""The pod side of the file share as a FUSE client of our own (experimental: the sidecar runs it in
-place of sshfs when the caller sets COWAIT_SHARE_CLIENT=cowait; see ``cowait.fileshare.relay``).
+"""The pod side of the file share as a FUSE client of our own (the sidecar's default; the caller's
+COWAIT_SHARE_CLIENT=sshfs runs sshfs instead; see ``cowait.fileshare.relay``).
 
 sshfs answers each write() with one SFTP WRITE and reports a 4 KiB block size, so small writes cost
 a round trip through FUSE, sshfs and the stream each (see fileshare/README.md). This client:

@@ -167,7 +167,7 @@ class ClusterShare:
 
 def keep_alive(sock: socket.socket) -> None:
     """Notice a connection that died without closing (a network partition) within seconds, not
-    TCP's minutes: this process then offers a new stream, and the sidecar moves sshfs to it."""
+    TCP's minutes: this process then offers a new stream, and the sidecar's client moves to it."""
     options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1), (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 2),
                (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1), (socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3),
                (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, 5000)]

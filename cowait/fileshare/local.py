@@ -2,7 +2,8 @@
 on the local engine (``cowait notebook --share stream``).
 
 A host folder, made a shared mount, is bind-mounted ``rshared`` into a privileged sidecar, whose
-relay agent runs sshfs on ``docker exec`` streams fed by this process's jailed SFTP server. The FUSE
+relay agent runs a FUSE client (our own, or sshfs) on ``docker exec`` streams fed by this process's
+jailed SFTP server. The FUSE
 mount propagates to the host folder and from there, ``rslave``, into the notebook and its subtasks.
 No inbound connection reaches this process; if a stream drops, operations fail fast with an I/O
 error and this process offers a new stream, which the same mount picks up.
@@ -40,7 +41,7 @@ class LocalShare:
         self.project_dir = project_dir
         self.read_only = read_only
         self.exclude = exclude or []
-        self.fuse_client = fuse_client  # None: COWAIT_SHARE_CLIENT's, else sshfs
+        self.fuse_client = fuse_client  # None: COWAIT_SHARE_CLIENT's, else our own
         self.client = docker_client()
         self.folder = shares_dir() / run_id
         self.sidecar_id = f"{run_id}-share"
@@ -86,7 +87,7 @@ class LocalShare:
         threading.Thread(target=self._supervise, name="fileshare", daemon=True).start()
         if not self._wait_mounted(timeout):
             self.close()
-            raise CowaitError("the file share did not mount in time", hint="is sshfs in the image? rebuild it")
+            raise CowaitError("the file share did not mount in time", hint="rebuild the image with 'cowait build'")
         tune_readahead(str(self.folder))  # the sidecar's /sys is read-only here: set it from the host
 
     def close(self) -> None:

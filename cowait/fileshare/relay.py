@@ -1,11 +1,16 @@
 """The pod side of the file share: keeps one FUSE mount alive across dropped streams.
 
-The sidecar's main process is the *agent*. It runs ``sshfs -o reconnect`` with this module as its
-``ssh_command``, so that each (re)connection of sshfs starts a *dialer* instead of ssh. The caller's
-``cowait`` opens exec streams into the sidecar that run an *upstream*: a process whose stdin and
-stdout are the stream to the caller's SFTP server. The agent pairs each dialer with the newest live
-upstream by passing the upstream's descriptors to the dialer, which connects them to sshfs (bulk
-data from the caller is spliced in the kernel, not copied through Python).
+The sidecar's main process is the *agent*. The caller's ``cowait`` opens exec streams into the
+sidecar that run an *upstream*: a process whose stdin and stdout are the stream to the caller's SFTP
+server, offered to the agent over a unix socket. The agent mounts the share with one of two FUSE
+clients (``--client``, chosen by the caller):
+
+- ``cowait`` (the default): our own client (``cowait.fileshare.client``) in the agent's process,
+  which takes each new upstream's descriptors and moves to it, newest first;
+- ``sshfs``: ``sshfs -o reconnect`` with this module as its ``ssh_command``, so that each
+  (re)connection of sshfs starts a *dialer* instead of ssh; the agent pairs each dialer with the
+  newest live upstream by passing the upstream's descriptors to the dialer, which connects them to
+  sshfs (bulk data from the caller is spliced in the kernel, not copied through Python).
 
 Because the FUSE mount itself survives a dropped stream, processes inside it (a kernel whose working
 directory is the share) keep working once the caller reconnects: with no stream, file operations fail
@@ -13,11 +18,11 @@ with an I/O error after ``WAIT`` seconds, and the next operation after a reconne
 
 Standard library only: it runs in the project image, next to whatever the project installs::
 
-    python -m cowait.fileshare.relay agent MOUNT [--socket S] [--read-only] [-o SSHFS_OPTIONS]
+    python -m cowait.fileshare.relay agent MOUNT [--socket S] [--read-only] [--client cowait|sshfs]
+                                                 [-o SSHFS_OPTIONS]
     python -m cowait.fileshare.relay upstream [--socket S]     (stdin/stdout: the caller's stream)
     python -m cowait.fileshare.relay dial S ...                (run by sshfs; extra ssh arguments ignored)
 """
-
 from __future__ import annotations
 
 import argparse
@@ -51,17 +56,21 @@ CLIENTS = ("sshfs", "cowait")
 
 
 def share_client() -> str:
-    """Which FUSE client the sidecar runs: sshfs (the default) or ``cowait`` (``cowait.fileshare.client``,
-    experimental), chosen on the caller's side by ``COWAIT_SHARE_CLIENT``."""
-    chosen = os.environ.get("COWAIT_SHARE_CLIENT", "sshfs")
-    return chosen if chosen in CLIENTS else "sshfs"
+    """Which FUSE client the sidecar runs: ``cowait`` (``cowait.fileshare.client``, the default) or
+    sshfs, chosen on the caller's side by ``COWAIT_SHARE_CLIENT``."""
+    chosen = os.environ.get("COWAIT_SHARE_CLIENT") or "cowait"
+    if chosen not in CLIENTS:
+        from cowait.errors import CowaitError
+
+        raise CowaitError(f"COWAIT_SHARE_CLIENT={chosen}: no such FUSE client for the file share",
+                          hint="use 'cowait' (the default) or 'sshfs', or unset it")
+    return chosen
 
 
 def agent_command(read_only: bool = False, client: str | None = None) -> list[str]:
     """The sidecar's command."""
-    client = client or share_client()
     return (["python", "-m", "cowait.fileshare.relay", "agent", SIDECAR_MOUNT] + (["--read-only"] if read_only else [])
-            + (["--client", client] if client != "sshfs" else []))
+            + ["--client", client or share_client()])
 
 
 # --- agent ----------------------------------------------------------------------------------
@@ -340,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     agent.add_argument("--socket", default=SOCKET)
     agent.add_argument("--read-only", action="store_true")
     agent.add_argument("-o", dest="options", default=SSHFS_OPTIONS)
-    agent.add_argument("--client", choices=CLIENTS, default="sshfs")
+    agent.add_argument("--client", choices=CLIENTS, default="cowait")
     upstream = commands.add_parser("upstream", help="offer this process's stdin/stdout as a stream")
     upstream.add_argument("--socket", default=SOCKET)
     args = parser.parse_args(argv)

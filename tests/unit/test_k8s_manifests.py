@@ -110,9 +110,22 @@ def test_subtask_pods_run_the_share_client_the_caller_chose(monkeypatch, client)
     child = taskdef()
     child.engine_options["fileshare"] = option
     sidecar = pod_manifest(child)["spec"]["containers"][1]
-    assert ("--client" in sidecar["command"]) is (client != "sshfs")
-    if client != "sshfs":
-        assert sidecar["command"][sidecar["command"].index("--client") + 1] == client
+    assert sidecar["command"][sidecar["command"].index("--client") + 1] == client
+
+
+def test_the_share_client_is_our_own_unless_asked_and_a_wrong_name_is_refused(monkeypatch):
+    from cowait.errors import CowaitError
+    from cowait.fileshare.relay import agent_command, share_client
+
+    monkeypatch.delenv("COWAIT_SHARE_CLIENT", raising=False)
+    assert share_client() == "cowait"
+    assert agent_command()[-2:] == ["--client", "cowait"]
+    monkeypatch.setenv("COWAIT_SHARE_CLIENT", "sshfs")
+    assert agent_command(read_only=True)[-3:] == ["--read-only", "--client", "sshfs"]
+    monkeypatch.setenv("COWAIT_SHARE_CLIENT", "fuse-magic")
+    with pytest.raises(CowaitError, match="COWAIT_SHARE_CLIENT=fuse-magic") as refused:
+        share_client()
+    assert "'cowait'" in str(refused.value) and "'sshfs'" in str(refused.value)
 
 
 def test_affinity_terms_have_the_right_types():
@@ -192,4 +205,4 @@ def test_the_file_share_can_be_turned_off_in_cowait_yml(tmp_path, isolated_home)
         validate(pod)
         assert [c["name"] for c in pod["spec"]["containers"]] == expected
         if "share" in expected:
-            assert pod["spec"]["containers"][1]["command"][-1] == "--read-only"
+            assert "--read-only" in pod["spec"]["containers"][1]["command"]

@@ -186,7 +186,7 @@ class DockerRuns:
 
     def file_share(self, project: "Project", root: "TaskDefinition", read_only: bool,
                    warn: Callable[[str], None]) -> Any:
-        """A privileged sidecar mounts the folder with sshfs over ``docker exec``, fed by this process."""
+        """A privileged sidecar mounts the folder with FUSE over ``docker exec``, fed by this process."""
         from cowait.fileshare.local import LocalShare
 
         return LocalShare(project.root, root.run, root.image, str(project.root), read_only=read_only,
