@@ -248,3 +248,28 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(pytest.mark.xdist_group(f"{scope}[{engine}]" if engine else scope))
     rank = {prefix: index for index, prefix in enumerate(HEAVY_FIRST)}
     items.sort(key=lambda item: next((rank[p] for p in HEAVY_FIRST if item.nodeid.startswith(p)), len(HEAVY_FIRST)))
+
+
+# --- images left untagged by this run ------------------------------------------------------------
+_STARTED = __import__("time").time()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove the untagged project images this run's rebuilds left behind (a rebuild moves the tag
+    to the new image; the old one stays, a few hundred MB each, and a long-lived machine's disk
+    filled with them). Once, in the controlling process; images older than the run are not touched."""
+    if hasattr(session.config, "workerinput"):
+        return
+    from datetime import datetime
+
+    try:
+        import docker
+
+        client = docker.from_env()
+        for image in client.images.list(filters={"dangling": True, "label": "cowait.project"}):
+            stamp = re.sub(r"(\.\d{6})\d*", r"\1", image.attrs["Created"]).replace("Z", "+00:00")
+            if datetime.fromisoformat(stamp).timestamp() >= _STARTED:
+                with contextlib.suppress(docker.errors.APIError):
+                    client.images.remove(image.id)
+    except Exception:  # noqa: BLE001 - no engine (unit runs): nothing to clean
+        pass
