@@ -51,7 +51,7 @@ FX_ERRNO = {FX_EOF: 0, FX_NO_SUCH_FILE: errno.ENOENT, FX_PERMISSION_DENIED: errn
             8: errno.EOPNOTSUPP}
 _U32, _U64 = struct.Struct(">I"), struct.Struct(">Q")
 _PACKET_HEAD = struct.Struct(">IBI")  # length, type, request id
-_OUT_HEADER = struct.Struct("<IiQ")  # FUSE's reply header: length, -errno, unique
+OUT_HEADER = struct.Struct("<IiQ")  # FUSE's reply header: length, -errno, unique
 MAX_READ = 1 << 19  # the largest READ the kernel sends: its reply fits in SPLICE_PIPE
 SPLICE_PIPE = 1 << 20  # the pipe a READ reply is assembled in (the most a pipe holds without privileges)
 REPLIED = object()  # an operation's result when its FUSE reply has been written already
@@ -233,7 +233,7 @@ class Sftp:
         if data != size:
             raise OSError(errno.EPROTO, "a DATA reply whose lengths disagree")
         out, into = self._splice  # type: ignore[misc]
-        os.write(into, _OUT_HEADER.pack(16 + data, 0, unique))
+        os.write(into, OUT_HEADER.pack(16 + data, 0, unique))
         left, waited = data, False
         while left:
             try:
@@ -424,7 +424,7 @@ def _write_reply(fuse: int, reply: bytes | bytearray) -> None:
 
 
 # --- FUSE ---------------------------------------------------------------------------------
-IN_HEADER, OUT_HEADER = struct.Struct("<IIQQIIIHH"), _OUT_HEADER
+IN_HEADER = struct.Struct("<IIQQIIIHH")
 ATTR = struct.Struct("<QQQQQQIIIIIIIIII")
 ENTRY = struct.Struct("<QQQQII")
 OPEN_OUT = struct.Struct("<QIi")

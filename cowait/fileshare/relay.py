@@ -23,6 +23,7 @@ Standard library only: it runs in the project image, next to whatever the projec
     python -m cowait.fileshare.relay upstream [--socket S]     (stdin/stdout: the caller's stream)
     python -m cowait.fileshare.relay dial S ...                (run by sshfs; extra ssh arguments ignored)
 """
+
 from __future__ import annotations
 
 import argparse
